@@ -1,0 +1,53 @@
+"""The twin's clock: real UTC dates, with Chameleon's waiting times divided by --speed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+# Chameleon's real pace, in seconds (reference/chameleon.md): Blazar's event loop starts a
+# "now" lease within about a minute; an ironic bare-metal deploy takes about ten minutes.
+LEASE_START_SECONDS = 60.0
+SERVER_BOOT_SECONDS = 600.0
+DEFAULT_SPEED = 60.0  # lease ACTIVE in ~1 s, server ACTIVE in ~10 s
+
+
+class Clock:
+    def __init__(self, speed: float = DEFAULT_SPEED) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """Current UTC time as a naive datetime (Blazar and Nova dates carry no zone)."""
+        with self._lock:
+            offset = self._offset
+        return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=offset)
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return time.monotonic() + self._offset
+
+    def scaled(self, real_seconds: float) -> timedelta:
+        """How long something that takes `real_seconds` on Chameleon takes on the twin."""
+        return timedelta(seconds=real_seconds / self.speed)
+
+    def advance(self, seconds: float) -> None:
+        """Jump forward (tests and the admin endpoint use this to end leases without waiting)."""
+        with self._lock:
+            self._offset += seconds
+
+
+def blazar_date(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def db_date(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_z(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
