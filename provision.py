@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
 from chameleon_provision import __version__
-from chameleon_provision.errors import ProvisionError
+from chameleon_provision.errors import ConfirmationRequired, ProvisionError
 from chameleon_provision.twin.cli import twin_group
 
 
@@ -22,6 +26,33 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+def _verbosity(verbose: int, quiet: bool) -> int:
+    return -1 if quiet else verbose
+
+
+def _emit(doc: dict[str, Any]) -> None:
+    click.echo(json.dumps(doc, indent=2))
+
+
+def _confirmer(yes: bool) -> Callable[[str], bool] | None:
+    if yes:
+        return lambda _question: True
+    if sys.stdin.isatty():
+        return lambda question: click.confirm(question, default=False, err=True)
+    return None
+
+
+def common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("json_", "--json", is_flag=True, help="Print one JSON document on stdout."),
+        click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug)."),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
+        click.option("--traceback", is_flag=True, help="Show the Python traceback on errors."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provision")
 def cli() -> None:
@@ -31,8 +62,128 @@ def cli() -> None:
     Examples:
       provision https://github.com/owner/repo
       provision ./my-repo --plan-only --json
-      provision twin serve --port 8774
+      provision ./my-repo --twin --yes        # against a built-in twin
+      provision status
+      provision destroy RUN_ID
     """
+
+
+@cli.command(name="up")
+@click.argument("repo")
+@click.option("--plan-only", is_flag=True, help="Decide everything, create nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
+@click.option("--model", help="AI model name.")
+@click.option("--site", help="Chameleon site, e.g. CHI@UC or CHI@TACC.")
+@click.option("--node-type", help="Pin the node type.")
+@click.option("--image", help="Pin the image (name or id).")
+@click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length.")
+@click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length.")
+@click.option("--name", help="Server name (default prov-REPO-RUNID).")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
+@click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
+@common
+def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None, site: str | None,
+       node_type: str | None, image: str | None, hours: float | None, max_hours: float | None, name: str | None,
+       public_key: Path | None, keep_on_failure: bool, twin: bool, json_: bool, verbose: int, quiet: bool,
+       traceback: bool) -> None:
+    """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
+    from chameleon_provision.app import open_session
+    from chameleon_provision.config import require_cloud_credentials
+    from chameleon_provision.pipeline import RunOptions, run
+    from chameleon_provision.planner import Pins
+    from chameleon_provision.render import summary
+
+    flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "public_key": public_key}
+    with open_session(flags, verbosity=_verbosity(verbose, quiet), twin=twin) as session:
+        require_cloud_credentials(session.settings)
+        confirm = _confirmer(yes)
+        if not plan_only and confirm is None:
+            raise ConfirmationRequired("this run creates a lease, a server and a floating IP",
+                                       hint="pass --yes to confirm without a terminal, or --plan-only")
+        doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
+                                      name=name, keep_on_failure=keep_on_failure, confirm=confirm))
+        _emit(doc) if json_ else summary(session.streams.out, doc)
+
+
+@cli.command(name="analyze")
+@click.argument("repo")
+@click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
+@click.option("--model", help="AI model name.")
+@common
+def analyze_cmd(repo: str, ai: str | None, model: str | None, json_: bool, verbose: int, quiet: bool,
+                traceback: bool) -> None:
+    """Print what REPO needs (hardware, OS, frameworks) with the evidence."""
+    from chameleon_provision.analyze_command import analyze_document, render_analysis
+    from chameleon_provision.app import open_session
+
+    with open_session({"ai": ai, "model": model}, verbosity=_verbosity(verbose, quiet)) as session:
+        doc = analyze_document(session, repo)
+        _emit(doc) if json_ else render_analysis(session.streams.out, doc)
+
+
+@cli.command(name="status")
+@common
+def status(json_: bool, verbose: int, quiet: bool, traceback: bool) -> None:
+    """List my runs: their leases, servers, addresses and time left."""
+    from chameleon_provision.app import open_session
+    from chameleon_provision.render import status_document, status_table
+
+    with open_session({}, verbosity=_verbosity(verbose, quiet)) as session:
+        runs = [(r, session.store.resources(r.run_id)) for r in session.store.runs()]
+        _emit(status_document(runs)) if json_ else status_table(session.streams.out, runs)
+
+
+@cli.command(name="destroy")
+@click.argument("run_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@common
+def destroy(run_id: str, yes: bool, json_: bool, verbose: int, quiet: bool, traceback: bool) -> None:
+    """Delete the lease, server and floating IP that RUN_ID created."""
+    from chameleon_provision.app import open_session
+    from chameleon_provision.teardown import teardown
+
+    with open_session({}, verbosity=_verbosity(verbose, quiet)) as session:
+        session.store.run(run_id)  # unknown id -> StateError before anything else
+        live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
+        if live:
+            confirm = _confirmer(yes)
+            if confirm is None:
+                raise ConfirmationRequired(f"destroying run {run_id} deletes {len(live)} resources",
+                                           hint="pass --yes to confirm without a terminal")
+            names = ", ".join(f"{r.kind} {r.cloud_id or r.name}" for r in live)
+            if not confirm(f"Delete {names}?"):
+                raise ProvisionError("cancelled; nothing was deleted")
+        result = teardown(session.store, run_id, session.cloud, session.streams.progress)
+        session.store.update_run(run_id, status="destroyed" if not result.left else "destroy-incomplete")
+        doc = {"schema_version": 1, "run_id": run_id, "removed": list(result.removed), "left": list(result.left)}
+        if json_:
+            _emit(doc)
+        else:
+            session.streams.out.print(f"Run {run_id}: removed {len(result.removed)} resources"
+                                      + ("" if not result.removed else ": " + ", ".join(result.removed)))
+        if result.left:
+            raise ProvisionError(f"could not remove: {'; '.join(result.left)}")
+
+
+@cli.command(name="doctor")
+@common
+def doctor(json_: bool, verbose: int, quiet: bool, traceback: bool) -> None:
+    """Check the environment: openstack CLI, credentials, endpoints, AI, state."""
+    from chameleon_provision.app import open_session
+    from chameleon_provision.doctor import run_checks
+
+    with open_session({}, verbosity=_verbosity(verbose, quiet)) as session:
+        checks = run_checks(session)
+        if json_:
+            _emit({"schema_version": 1, "checks": [c.__dict__ for c in checks]})
+        else:
+            for c in checks:
+                mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
+                session.streams.out.print(f"{mark} {c.name}: {c.detail}", highlight=False)
+        if not all(c.ok for c in checks):
+            raise ProvisionError("some checks failed; see above")
 
 
 cli.add_command(twin_group)
@@ -40,9 +191,9 @@ cli.add_command(twin_group)
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one place errors become a message and an exit code."""
-    traceback_wanted = "--traceback" in (argv if argv is not None else sys.argv[1:])
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="provision", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="provision", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -50,17 +201,18 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ProvisionError as exc:
-        if traceback_wanted:
+        if "--traceback" in args:
             raise
-        line = f"Error: {exc.message}"
-        if exc.hint:
-            line += f" ({exc.hint})"
+        line = f"Error: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
         click.echo(line, err=True)
+        if "--json" in args:
+            click.echo(json.dumps({"schema_version": 1, "error": {"type": type(exc).__name__, "message": exc.message,
+                                                                  "hint": exc.hint, "exit_code": exc.exit_code}}))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,178 @@
+"""Settings: flag > environment > .env > default, each value remembering where it came from.
+
+`.env` is read by the entrypoint (never at import) and passed in as a mapping, so tests stay
+hermetic and `-v` can say which of the four sources won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_state_dir
+
+from .errors import ConfigError
+
+# Chameleon's published bare-metal sites (reference/chameleon.md §7).
+CHAMELEON_SITES: dict[str, str] = {
+    "CHI@UC": "https://chi.uc.chameleoncloud.org:5000/v3",
+    "CHI@TACC": "https://chi.tacc.chameleoncloud.org:5000/v3",
+    "CHI@NCAR": "https://chi.hpc.ucar.edu:5000/v3",
+    "CHI@NU": "https://sl-ciab.northwestern.edu:5000/v3",
+    "CHI@NRP": "https://chi.nrp.ai:5000/v3",
+}
+DEFAULT_API_URL = "https://api.chameleoncloud.org"
+MAX_LEASE_HOURS = 168  # Chameleon refuses leases over 7 days
+SECRET_NAMES = ("OS_PASSWORD", "OS_APPLICATION_CREDENTIAL_SECRET", "OPENAI_API_KEY", "OS_TOKEN", "OS_CLIENT_SECRET")
+CREDENTIAL_NAMES = (
+    "OS_AUTH_URL", "OS_AUTH_TYPE", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_PROJECT_ID",
+    "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "OS_PROJECT_DOMAIN_ID", "OS_USER_DOMAIN_ID",
+    "OS_IDENTITY_API_VERSION", "OS_INTERFACE", "OS_REGION_NAME", "OS_CLOUD",
+    "OS_APPLICATION_CREDENTIAL_ID", "OS_APPLICATION_CREDENTIAL_SECRET", "OS_APPLICATION_CREDENTIAL_NAME",
+    "OS_PROTOCOL", "OS_IDENTITY_PROVIDER", "OS_DISCOVERY_ENDPOINT", "OS_CLIENT_ID", "OS_CLIENT_SECRET",
+    "OS_ACCESS_TOKEN_TYPE", "OS_CLIENT_CONFIG_FILE", "OS_TOKEN",
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Any
+    source: str  # flag | environment | .env | default
+
+
+@dataclass(frozen=True)
+class Settings:
+    site: str
+    site_auth_urls: Mapping[str, str]
+    credentials: Mapping[str, str] = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    ai_mode: str = "auto"
+    model: str = "gpt-4o-mini"
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    state_dir: Path = Path(".")
+    max_hours: float = MAX_LEASE_HOURS
+    network: str = "sharednet1"
+    public_network: str = "public"
+    public_key: Path | None = None
+    openstack_timeout: float = 180.0
+    lease_timeout: float = 900.0
+    server_timeout: float = 2400.0
+    ssh_timeout: float = 600.0
+    poll_seconds: float = 10.0
+    sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (shown value, source)
+
+    def credentials_for(self, site: str) -> dict[str, str]:
+        """OS_* settings pointing at `site`: its own auth URL and region, the same identity."""
+        creds = dict(self.credentials)
+        if site != creds.get("OS_REGION_NAME"):
+            if site not in self.site_auth_urls:
+                known = ", ".join(sorted(self.site_auth_urls))
+                raise ConfigError(f"unknown site {site!r}", hint=f"known sites: {known}")
+            creds["OS_AUTH_URL"] = self.site_auth_urls[site]
+            creds["OS_REGION_NAME"] = site
+        return creds
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, shown value, source) rows for `-v`, with secrets masked."""
+        return [(name, shown, source) for name, (shown, source) in sorted(self.sources.items())]
+
+
+def _shown(name: str, value: Any) -> str:
+    if value in (None, ""):
+        return "(unset)"
+    return "****" if name in SECRET_NAMES else str(value)
+
+
+def parse_site_urls(text: str) -> dict[str, str]:
+    """'CHI@UC=https://…,CHI@TACC=https://…' -> mapping; a malformed entry is a config error."""
+    out: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        site, sep, url = item.partition("=")
+        if not sep or not site or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"PROVISION_SITE_AUTH_URLS entry {item!r} is not SITE=URL",
+                              hint="e.g. CHI@UC=https://chi.uc.chameleoncloud.org:5000/v3")
+        out[site.strip()] = url.strip()
+    return out
+
+
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> Settings:
+    sources: dict[str, tuple[str, str]] = {}
+
+    def pick(name: str, flag: str | None = None, default: Any = None) -> Any:
+        if flag and flags.get(flag) not in (None, ""):
+            sources[name] = (_shown(name, flags[flag]), "flag")
+            return flags[flag]
+        for label, src in (("environment", environ), (".env", dotenv)):
+            if src.get(name) not in (None, ""):
+                sources[name] = (_shown(name, src[name]), label)
+                return src[name]
+        if default not in (None, ""):
+            sources[name] = (_shown(name, default), "default")
+        return default
+
+    credentials = {n: str(v) for n in CREDENTIAL_NAMES if (v := pick(n)) is not None}
+    # An explicit site list replaces Chameleon's published one (a twin or a private testbed).
+    sites = parse_site_urls(pick("PROVISION_SITE_AUTH_URLS", default="") or "") or dict(CHAMELEON_SITES)
+    site = pick("PROVISION_SITE", "site", default=credentials.get("OS_REGION_NAME") or "CHI@UC")
+    if "OS_REGION_NAME" in credentials and "OS_AUTH_URL" in credentials:
+        sites.setdefault(credentials["OS_REGION_NAME"], credentials["OS_AUTH_URL"])
+    ai_mode = str(pick("PROVISION_AI", "ai", default="auto")).lower()
+    if ai_mode not in ("auto", "on", "off"):
+        raise ConfigError(f"PROVISION_AI must be auto, on or off, not {ai_mode!r}")
+    public_key = pick("PROVISION_PUBLIC_KEY", "public_key")
+
+    def number(name: str, flag: str | None, default: float) -> float:
+        raw = pick(name, flag, default=default)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, not {raw!r}")
+        return value
+
+    max_hours = number("PROVISION_MAX_HOURS", "max_hours", MAX_LEASE_HOURS)
+    return Settings(
+        site=str(site),
+        site_auth_urls=sites,
+        credentials=credentials,
+        api_url=str(pick("CHAMELEON_API_URL", default=environ.get("CHI_RESOURCE_API_URL") or DEFAULT_API_URL)),
+        ai_mode=ai_mode,
+        model=str(pick("PROVISION_MODEL", "model", default="gpt-4o-mini")),
+        openai_api_key=pick("OPENAI_API_KEY"),
+        openai_base_url=pick("OPENAI_BASE_URL"),
+        state_dir=Path(str(pick("PROVISION_STATE_DIR", default=user_state_dir("chameleon-provision")))).expanduser(),
+        max_hours=min(max_hours, MAX_LEASE_HOURS),
+        network=str(pick("PROVISION_NETWORK", default="sharednet1")),
+        public_network=str(pick("PROVISION_PUBLIC_NETWORK", default="public")),
+        public_key=Path(str(public_key)).expanduser() if public_key else None,
+        openstack_timeout=number("PROVISION_OPENSTACK_TIMEOUT", None, 180.0),
+        lease_timeout=number("PROVISION_LEASE_TIMEOUT", None, 900.0),
+        server_timeout=number("PROVISION_SERVER_TIMEOUT", None, 2400.0),
+        ssh_timeout=number("PROVISION_SSH_TIMEOUT", None, 600.0),
+        poll_seconds=number("PROVISION_POLL_SECONDS", None, 10.0),
+        sources=sources,
+    )
+
+
+def require_cloud_credentials(settings: Settings) -> None:
+    """Say precisely what is missing before any cloud call is attempted."""
+    creds = settings.credentials
+    if creds.get("OS_CLOUD"):
+        return
+    if not creds.get("OS_AUTH_URL"):
+        raise ConfigError("no OS_AUTH_URL is set", hint="source your Chameleon openrc or set OS_CLOUD")
+    auth_type = creds.get("OS_AUTH_TYPE", "password")
+    if "applicationcredential" in auth_type:
+        missing = [n for n in ("OS_APPLICATION_CREDENTIAL_ID", "OS_APPLICATION_CREDENTIAL_SECRET") if not creds.get(n)]
+    elif "oidc" in auth_type:
+        missing = [n for n in ("OS_USERNAME", "OS_PASSWORD") if not creds.get(n)]
+    else:
+        missing = [n for n in ("OS_USERNAME", "OS_PASSWORD") if not creds.get(n)]
+        if not (creds.get("OS_PROJECT_NAME") or creds.get("OS_PROJECT_ID")):
+            missing.append("OS_PROJECT_NAME or OS_PROJECT_ID")
+    if missing:
+        raise ConfigError(f"missing {', '.join(missing)}", hint="source your Chameleon openrc or set OS_CLOUD")

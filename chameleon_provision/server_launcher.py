@@ -1,0 +1,42 @@
+"""The bare-metal server on the reservation: create, then wait out the 10-30 minute deploy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from .cloud import Cloud, Server
+from .errors import ProvisioningFailed
+from .teardown import Recorder
+
+FLAVOR = "baremetal"
+
+
+def launch(cloud: Cloud, recorder: Recorder, *, name: str, site: str, image_id: str, key_name: str,
+           network: str, reservation_id: str) -> Server:
+    with recorder.creating("server", name, site, {"reservation_id": reservation_id}) as confirm:
+        server = cloud.server_create(name=name, image=image_id, key_name=key_name, network=network,
+                                     reservation_id=reservation_id, flavor=FLAVOR)
+        confirm(server.id)
+    return server
+
+
+def wait_active(cloud: Cloud, server: Server, *, timeout: float, poll: float,
+                progress: Callable[[str], None]) -> Server:
+    """Poll our own way: `server create --wait` has no timeout and can corrupt -f json output."""
+    started = time.monotonic()
+    last = ""
+    while True:
+        current = cloud.server_show(server.id)
+        elapsed = time.monotonic() - started
+        if current.status != last or elapsed // 60 != (elapsed - poll) // 60:
+            progress(f"server {current.name}: {current.status} ({elapsed:.0f} s; bare metal takes 10-30 min)")
+            last = current.status
+        if current.status == "ACTIVE":
+            return current
+        if current.status == "ERROR":
+            raise ProvisioningFailed(f"server {current.name} went ERROR: {current.fault or 'no fault given'}",
+                                     hint="check the lease is ACTIVE and the hint is the reservation id")
+        if elapsed > timeout:
+            raise ProvisioningFailed(f"server {current.name} not ACTIVE after {timeout:.0f} s (still {current.status})")
+        time.sleep(poll)
