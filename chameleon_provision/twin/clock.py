@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 # "now" lease within about a minute; an ironic bare-metal deploy takes about ten minutes.
 LEASE_START_SECONDS = 60.0
 SERVER_BOOT_SECONDS = 600.0
+# Nova's scheduler answers "No valid host" within seconds of the create call.
+SERVER_SCHEDULE_SECONDS = 30.0
 DEFAULT_SPEED = 60.0  # lease ACTIVE in ~1 s, server ACTIVE in ~10 s
 
 
