@@ -163,8 +163,9 @@ def destroy(run_id: str, yes: bool, json_: bool, verbose: int, quiet: bool, trac
         else:
             session.streams.out.print(f"Run {run_id}: removed {len(result.removed)} resources"
                                       + ("" if not result.removed else ": " + ", ".join(result.removed)))
-        if result.left:
-            raise ProvisionError(f"could not remove: {'; '.join(result.left)}")
+        if result.left:  # the document above already lists them; no second JSON document
+            click.echo(f"Error: could not remove: {'; '.join(result.left)}", err=True)
+            click.get_current_context().exit(5)
 
 
 @cli.command(name="doctor")
@@ -183,7 +184,8 @@ def doctor(json_: bool, verbose: int, quiet: bool, traceback: bool) -> None:
                 mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
                 session.streams.out.print(f"{mark} {c.name}: {c.detail}", highlight=False)
         if not all(c.ok for c in checks):
-            raise ProvisionError("some checks failed; see above")
+            click.echo("Error: some checks failed; see above", err=True)
+            click.get_current_context().exit(1)
 
 
 cli.add_command(twin_group)

@@ -48,6 +48,8 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         streams.progress(f"twin: CHI@UC and CHI@TACC at {server.base_url} (in this process)")
         _describe(streams, settings)
         yield Session(settings, streams)
+        streams.progress("The in-process twin stops with this command, and everything on it goes too; "
+                         "`provision twin serve` keeps one running for `status` and `destroy`.")
 
 
 def _describe(streams: Streams, settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,21 @@ def _fip(data: Mapping[str, Any]) -> FloatingIP:
                       description=str(get("description", "Description") or ""))
 
 
+_UBUNTU = re.compile(r"ubuntu[-_]?(\d\d)\.?(\d\d)", re.IGNORECASE)
+
+
+def image_from_name(image_id: str, name: str, status: str = "active") -> ImageRecord:
+    """Chameleon's names say it all: CC-Ubuntu22.04-CUDA, CC-Ubuntu24.04-ROCm, CC-Ubuntu24.04-ARM64."""
+    lower = name.lower()
+    variant = ("gpu" if "cuda" in lower else "rocm" if "rocm" in lower else "arm64" if "arm64" in lower
+               else "fpga" if "fpga" in lower else "base")
+    arch = "aarch64" if ("arm64" in lower or "aarch64" in lower) else "x86_64"
+    match = _UBUNTU.search(name)
+    build_os = f"ubuntu{match.group(1)}.{match.group(2)}" if match else ("centos" if "centos" in lower else "")
+    return ImageRecord(id=image_id, name=name, status=status, architecture=arch, build_os=build_os,
+                       build_variant=variant)
+
+
 class Cloud:
     """The OpenStack operations the pipeline needs, one method per CLI command."""
 
@@ -117,18 +133,14 @@ class Cloud:
 
     # images and flavors
     def images(self) -> list[ImageRecord]:
-        rows = self.run("image", "list", "--long", "--property", "status=active") or []
-        out = []
-        for row in rows:
-            props = row.get("Properties") or {}
-            if isinstance(props, str):
-                props = {}
-            out.append(ImageRecord(id=row["ID"], name=row["Name"], status=row.get("Status", "active"),
-                                   architecture=str(props.get("architecture", "x86_64")),
-                                   build_os=str(props.get("build-os", "")),
-                                   build_variant=str(props.get("build-variant", "")),
-                                   properties=tuple(sorted((str(k), str(v)) for k, v in props.items()))))
-        return out
+        """Active images; `image list` prints no properties, so variant and arch come from the name."""
+        rows = self.run("image", "list", "--status", "active") or []
+        return [image_from_name(str(r["ID"]), str(r["Name"]), str(r.get("Status", "active"))) for r in rows]
+
+    def image_properties(self, image_id: str) -> Mapping[str, Any]:
+        data = self.run("image", "show", image_id)
+        props = data.get("properties") or {}
+        return props if isinstance(props, Mapping) else {}
 
     # keypairs
     def keypairs(self) -> list[Keypair]:
@@ -171,7 +183,9 @@ class Cloud:
 
     # Blazar
     def hosts(self) -> list[Mapping[str, Any]]:
-        return list(self.run("reservation", "host", "list") or [])
+        # The default columns omit reservable/disabled; -c ignores a column no host has.
+        return list(self.run("reservation", "host", "list", "-c", "id", "-c", "hypervisor_hostname", "-c", "uid",
+                             "-c", "node_type", "-c", "reservable", "-c", "disabled") or [])
 
     def allocations(self) -> list[Mapping[str, Any]]:
         return list(self.run("reservation", "allocation", "list", "host") or [])

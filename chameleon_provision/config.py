@@ -124,14 +124,14 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str], dotenv: 
         raise ConfigError(f"PROVISION_AI must be auto, on or off, not {ai_mode!r}")
     public_key = pick("PROVISION_PUBLIC_KEY", "public_key")
 
-    def number(name: str, flag: str | None, default: float) -> float:
+    def number(name: str, flag: str | None, default: float, *, zero_ok: bool = False) -> float:
         raw = pick(name, flag, default=default)
         try:
             value = float(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-        if value <= 0:
-            raise ConfigError(f"{name} must be positive, not {raw!r}")
+        if value < 0 or (value == 0 and not zero_ok):
+            raise ConfigError(f"{name} must be {'zero or more' if zero_ok else 'positive'}, not {raw!r}")
         return value
 
     max_hours = number("PROVISION_MAX_HOURS", "max_hours", MAX_LEASE_HOURS)
@@ -152,7 +152,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str], dotenv: 
         openstack_timeout=number("PROVISION_OPENSTACK_TIMEOUT", None, 180.0),
         lease_timeout=number("PROVISION_LEASE_TIMEOUT", None, 900.0),
         server_timeout=number("PROVISION_SERVER_TIMEOUT", None, 2400.0),
-        ssh_timeout=number("PROVISION_SSH_TIMEOUT", None, 600.0),
+        ssh_timeout=number("PROVISION_SSH_TIMEOUT", None, 600.0, zero_ok=True),
         poll_seconds=number("PROVISION_POLL_SECONDS", None, 10.0),
         sources=sources,
     )

@@ -25,8 +25,10 @@ class Evidence:
 class GpuNeed:
     required: GpuRequired = "no"
     count: int = 0
-    min_memory_gb: float | None = None
+    min_memory_gb: float | None = None  # per GPU
     vendor: GpuVendor = "none"
+    # e.g. 8.0 when flash-attn 2 is needed (Ampere or newer); None = any generation
+    min_compute_capability: float | None = None
 
 
 @dataclass(frozen=True)

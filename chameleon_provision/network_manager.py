@@ -65,10 +65,10 @@ def attach_address(cloud: Cloud, server_id: str, fip: FloatingIP) -> None:
 
 
 def wait_for_ssh(address: str, timeout: float, progress: Callable[[str], None], *, port: int = 22,
-                 interval: float = 5.0) -> bool:
-    """TCP-poll port 22; bare metal is ACTIVE a few minutes before sshd answers."""
+                 interval: float = 5.0) -> bool | None:
+    """TCP-poll port 22; bare metal is ACTIVE a few minutes before sshd answers. None: not checked."""
     if timeout <= 0:
-        return False
+        return None
     deadline = time.monotonic() + timeout
     progress(f"waiting for SSH on {address}:{port} (up to {timeout:.0f} s)")
     while time.monotonic() < deadline:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from .availability import SiteHosts, failover_order, first_available, load_site_hosts
-from .errors import NoCapacityError
+from .errors import NoCapacityError, NoMatchError
 from .hardware_rules import NodeCandidate, rank_candidates
 from .image_selector import choose_image
 from .key_manager import decide_key
@@ -63,7 +63,7 @@ def decide_lease(session: Session, req: Requirements, pinned_hours: float | None
                                 data={"estimated_runtime_hours": req.estimated_runtime_hours,
                                       "gpu": {"required": req.gpu.required, "count": req.gpu.count},
                                       "frameworks": list(req.frameworks), "max_hours": max_hours,
-                                      "now_utc": datetime.utcnow().strftime(BLAZAR_MINUTE)},
+                                      "now_utc": datetime.now(UTC).replace(tzinfo=None).strftime(BLAZAR_MINUTE)},
                                 schema=LEASE_SCHEMA, validate=lambda a: validate_hours(a, max_hours))
     if outcome.value is not None:
         return lease_window(outcome.value[0], "ai", outcome.value[1], max_hours)
@@ -75,7 +75,7 @@ def decide_lease(session: Session, req: Requirements, pinned_hours: float | None
 
 def _window_dates(lease: LeaseWindow) -> tuple[datetime, datetime]:
     end = datetime.strptime(lease.end, BLAZAR_MINUTE)
-    start = datetime.utcnow() if lease.start == "now" else datetime.strptime(lease.start, BLAZAR_MINUTE)
+    start = datetime.now(UTC).replace(tzinfo=None) if lease.start == "now" else datetime.strptime(lease.start, BLAZAR_MINUTE)
     return start, end
 
 
@@ -116,6 +116,9 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     cloud = session.cloud(choice.site)
     images = _images(session, choice.site)
     image = choose_image(session.ai, req, choice.hardware, images, pins.image)
+    arch = cloud.image_properties(image.image.id).get("architecture")
+    if arch and arch != choice.hardware.arch:  # names can lie; Glance's property cannot
+        raise NoMatchError(f"image {image.image.name} is built for {arch}, the node is {choice.hardware.arch}")
     progress(f"image: {image.image.name}, decided by {image.decided_by}")
     return Plan(run_id=run_id, repo=repo, requirements=req, node=choice, available_hosts=found.free_hosts,
                 image=image, lease=lease, key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
@@ -124,8 +127,7 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
 
 def _images(session: Session, site: str) -> list[ImageRecord]:
     rows = session.cache.get_or_load(f"images-{session.settings.credentials_for(site).get('OS_AUTH_URL')}",
-                                     lambda: [i.__dict__ | {"properties": list(i.properties)}
-                                              for i in session.cloud(site).images()])
+                                     lambda: [asdict(i) for i in session.cloud(site).images()])
     return [ImageRecord(**(r | {"properties": tuple(tuple(p) for p in r["properties"])})) for r in rows]
 
 

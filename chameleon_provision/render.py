@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .state import ResourceRecord, RunRecord
@@ -18,26 +19,31 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("repository", f"{doc['repo']['source']}" + (f" @ {doc['repo']['commit'][:10]}"
+    add = table.add_row
+
+    def row(label: str, text: str) -> None:  # repository text and reasons may hold [brackets]
+        add(label, escape(text))
+
+    row("repository", f"{doc['repo']['source']}" + (f" @ {doc['repo']['commit'][:10]}"
                                                                if doc["repo"]["commit"] else ""))
     need = "no GPU" if gpu["required"] == "no" else (
         f"GPU {gpu['required']}: {gpu['count']}x {gpu['vendor']}"
         + (f" ≥{gpu['min_memory_gb']:g} GB" if gpu["min_memory_gb"] else ""))
-    table.add_row("needs", f"{need}; frameworks: {', '.join(req['frameworks']) or '-'} [{req['decided_by']}]")
+    row("needs", f"{need}; frameworks: {', '.join(req['frameworks']) or '-'} [{req['decided_by']}]")
     gpu_hw = f", {hw['gpu_count']}x {hw['gpu_model']} ({hw['gpu_memory_gb']} GB)" if hw["gpu_count"] else ""
-    table.add_row("node", f"{res['node_type']} at {res['site']} ({hw['arch']}, {hw['cpu_threads']} threads, "
+    row("node", f"{res['node_type']} at {res['site']} ({hw['arch']}, {hw['cpu_threads']} threads, "
                   f"{hw['ram_gb']} GB{gpu_hw}); {res['available_hosts']} free [{res['decided_by']}]")
-    table.add_row("", res["reason"])
-    table.add_row("image", f"{img['name']} [{img['decided_by']}] {img['reason']}")
-    table.add_row("lease", f"{lease['hours']:g} h until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
+    row("", res["reason"])
+    row("image", f"{img['name']} [{img['decided_by']}] {img['reason']}")
+    row("lease", f"{lease['hours']:g} h until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
     for note in doc.get("notes", []):
-        table.add_row("note", note)
+        row("note", note)
     if doc["mode"] == "provision":
-        table.add_row("lease id", str(lease.get("id")))
-        table.add_row("server", f"{doc['server']['name']} ({doc['server']['id']}) {doc['server']['status']}")
-        table.add_row("address", str(doc["floating_ip"]))
+        row("lease id", str(lease.get("id")))
+        row("server", f"{doc['server']['name']} ({doc['server']['id']}) {doc['server']['status']}")
+        row("address", str(doc["floating_ip"]))
     stats = doc["stats"]
-    table.add_row("took", f"{stats['seconds']} s, {stats['openstack_calls']} openstack calls, "
+    row("took", f"{stats['seconds']} s, {stats['openstack_calls']} openstack calls, "
                   f"{stats['ai_calls']} AI calls")
     console.print(table)
     if doc["mode"] == "provision":

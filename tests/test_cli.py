@@ -1,0 +1,92 @@
+"""The click shell: exit codes, one-line errors, and nothing created on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import provision
+from chameleon_provision import __version__
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        provision.main(list(args))
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def test_version_and_help() -> None:
+    runner = CliRunner()
+    assert __version__ in runner.invoke(provision.cli, ["--version"]).output
+    help_text = runner.invoke(provision.cli, ["--help"]).output
+    for command in ("analyze", "destroy", "doctor", "status", "twin"):
+        assert command in help_text
+    up_help = runner.invoke(provision.cli, ["up", "--help"]).output
+    for option in ("--plan-only", "--json", "--yes", "--ai", "--site", "--node-type", "--image", "--hours",
+                   "--max-hours", "--keep-on-failure", "--twin", "--traceback", "--public-key"):
+        assert option in up_help
+
+
+def test_status_with_no_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "status", "--json")
+    assert code == 0 and json.loads(out) == {"schema_version": 1, "runs": []}
+
+
+def test_destroy_unknown_run_is_a_state_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, "destroy", "nope", "--yes")
+    assert code == 14
+    assert err.strip().splitlines() == ["Error: no run 'nope' is recorded (`provision status` lists your runs)"]
+    assert "Traceback" not in err
+
+
+def test_missing_credentials_stop_before_anything(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "examples/pandas-sklearn", "--plan-only")
+    assert code == 3
+    assert "OS_AUTH_URL" in err and "openrc" in err and len(err.strip().splitlines()) == 1
+
+
+def test_creating_without_terminal_or_yes_is_refused(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OS_AUTH_URL", "http://127.0.0.1:9/v3")
+    monkeypatch.setenv("OS_USERNAME", "u")
+    monkeypatch.setenv("OS_PASSWORD", "p")
+    monkeypatch.setenv("OS_PROJECT_NAME", "CHI-1")
+    code, _, err = run_main(capsys, "examples/pandas-sklearn")
+    assert code == 13 and "--yes" in err
+
+
+def test_json_errors_are_one_document(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "destroy", "nope", "--yes", "--json")
+    assert code == 14
+    assert json.loads(out)["error"]["type"] == "StateError"
+
+
+def test_traceback_flag_reraises(capsys: pytest.CaptureFixture[str]) -> None:
+    from chameleon_provision.errors import StateError
+
+    with pytest.raises(StateError):
+        provision.main(["destroy", "nope", "--yes", "--traceback"])
+
+
+def test_doctor_reports_failing_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert code == 1
+    assert checks["openstack CLI"]["ok"] is True
+    assert checks["credentials"]["ok"] is False
+    assert checks["AI"]["ok"] is True and "rules decide" in checks["AI"]["detail"]
+
+
+def test_env_file_is_read(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                          tmp_path: Path) -> None:
+    env_file = tmp_path / "x.env"
+    env_file.write_text("PROVISION_MODEL=from-dotenv\nOS_PASSWORD=dotenv-secret\n")
+    monkeypatch.setenv("PROVISION_ENV_FILE", str(env_file))
+    code, _, err = run_main(capsys, "status", "-v")
+    assert code == 0
+    assert "PROVISION_MODEL = from-dotenv  [.env]" in err
+    assert "dotenv-secret" not in err

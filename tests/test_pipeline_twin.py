@@ -1,0 +1,162 @@
+"""End to end: `provision` drives the real `openstack` CLI against an in-process twin.
+
+Nothing here mocks the subprocess: each step below is the real CLI talking HTTP to the twin.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+import provision
+from chameleon_provision.twin.server import TwinServer
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+GPU_REPO = str(ROOT / "examples" / "pytorch-gpu-24gb")
+CPU_REPO = str(ROOT / "examples" / "pandas-sklearn")
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[TwinServer]:
+    with TwinServer(port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def cloud_env(twin: TwinServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = twin.env("CHI@UC")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PROVISION_POLL_SECONDS", "0.3")
+    monkeypatch.setenv("PROVISION_SSH_TIMEOUT", "0")
+    return env
+
+
+def admin(twin: TwinServer, method: str, path: str, body: dict | None = None) -> dict:
+    resp = requests.request(method, f"{twin.base_url}/_twin/{path}", json=body, timeout=10)
+    resp.raise_for_status()
+    return resp.json() if resp.content else {}
+
+
+def live_resources(twin: TwinServer) -> dict[str, list]:
+    """Leases not yet over, servers, floating IPs and keypairs, across both sites."""
+    state = admin(twin, "GET", "state")
+    out: dict[str, list] = {"leases": [], "servers": [], "floating_ips": [], "keypairs": []}
+    for site in state["sites"].values():
+        out["leases"] += [lease["id"] for lease in site["blazar"]["leases"]
+                          if lease["status"] not in ("TERMINATED", "DELETED")]
+        out["servers"] += [s["id"] for s in site["servers"]]
+        out["floating_ips"] += [f["id"] for f in site["floating_ips"]]
+        out["keypairs"] += [k["name"] for k in site["keypairs"]]
+    return out
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        provision.main(list(args))
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def openstack(env: dict[str, str], *args: str) -> dict:
+    exe = str(Path(sys.executable).with_name("openstack"))
+    proc = subprocess.run([exe, *args, "-f", "json"], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return json.loads(proc.stdout)
+
+
+def test_plan_only_gpu_repo_gets_24gb_nvidia_and_cuda_and_creates_nothing(
+        twin: TwinServer, cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    before = live_resources(twin)
+    code, out, err = run_main(capsys, GPU_REPO, "--plan-only", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1 and doc["mode"] == "plan"
+    hw = doc["resource"]["hardware"]
+    assert hw["gpu_vendor"] == "nvidia" and hw["gpu_memory_gb"] >= 24
+    assert "CUDA" in doc["image"]["name"]
+    assert doc["requirements"]["decided_by"] == "rules"
+    assert {doc["image"]["decided_by"], doc["resource"]["decided_by"], doc["lease"]["decided_by"]} == {"rules"}
+    assert doc["resource"]["available_hosts"] > 0
+    assert doc["stats"]["openstack_calls"] > 0 and doc["stats"]["ai_calls"] == 0
+    assert live_resources(twin) == before  # --plan-only leaves the cloud exactly as it was
+
+
+def test_plan_only_cpu_repo_gets_cpu_node_and_plain_image(
+        cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, CPU_REPO, "--plan-only", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["resource"]["hardware"]["gpu_count"] == 0
+    name = doc["image"]["name"]
+    assert not any(v in name for v in ("CUDA", "ROCm", "ARM64"))
+
+
+def test_full_run_then_destroy_leaves_nothing(twin: TwinServer, cloud_env: dict[str, str],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, GPU_REPO, "--yes", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["mode"] == "provision" and doc["server"]["status"] == "ACTIVE"
+    assert doc["ssh_command"].endswith(f"cc@{doc['floating_ip']}")
+    # What the real CLI sees: the server ACTIVE on the reservation, with exactly our address attached.
+    server = openstack(cloud_env, "server", "show", doc["server"]["id"])
+    assert server["status"] == "ACTIVE"
+    assert doc["floating_ip"] in json.dumps(server["addresses"])
+    lease = openstack(cloud_env, "reservation", "lease", "show", doc["lease"]["id"])
+    assert lease["status"] == "ACTIVE" and doc["reservation_id"] in lease["reservations"]
+    assert doc["reservation_id"] != doc["lease"]["id"]
+
+    code, out, err = run_main(capsys, "status", "--json")
+    (run,) = [r for r in json.loads(out)["runs"] if r["run_id"] == doc["run_id"]]
+    assert run["status"] == "ready" and run["ssh_command"] == doc["ssh_command"]
+
+    code, out, err = run_main(capsys, "destroy", doc["run_id"], "--yes", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)["removed"]) == 3
+    left = live_resources(twin)
+    assert (left["leases"], left["servers"], left["floating_ips"]) == ([], [], [])
+
+
+def test_failure_after_the_lease_cleans_up(twin: TwinServer, cloud_env: dict[str, str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    admin(twin, "POST", "faults", {"method": "POST", "path": "/uc/compute/v2.1/servers", "status": 500,
+                                   "count": 1})
+    code, _, err = run_main(capsys, CPU_REPO, "--yes")
+    assert code == 5
+    assert "removed after the failure: lease" in err
+    left = live_resources(twin)
+    assert (left["leases"], left["servers"], left["floating_ips"]) == ([], [], [])
+
+
+def test_pinned_type_without_capacity_is_exit_10(twin: TwinServer, cloud_env: dict[str, str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    admin(twin, "POST", "exhaust", {"site": "CHI@UC", "node_type": "gpu_a100_nvlink"})
+    code, _, err = run_main(capsys, GPU_REPO, "--plan-only", "--node-type", "gpu_a100_nvlink")
+    assert code == 10
+    assert "no free node" in err and "gpu_a100_nvlink" in err
+
+
+def test_unknown_pins_are_input_errors(cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, CPU_REPO, "--plan-only", "--node-type", "gpu_rtx_9999")
+    assert code == 2 and "does not exist" in err
+    code, _, err = run_main(capsys, GPU_REPO, "--plan-only", "--image", "CC-Ubuntu22.04")
+    assert code == 2 and "cannot boot" in err
+
+
+def test_wrong_password_and_unreachable_cloud(cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OS_PASSWORD", "wrong")
+    code, _, err = run_main(capsys, CPU_REPO, "--plan-only")
+    assert code == 3 and "Keystone refused" in err and "wrong" not in err
+    monkeypatch.setenv("OS_AUTH_URL", "http://127.0.0.1:9/v3")
+    monkeypatch.setenv("PROVISION_SITE_AUTH_URLS", "CHI@UC=http://127.0.0.1:9/v3")
+    code, _, err = run_main(capsys, CPU_REPO, "--plan-only")
+    assert code == 6 and "cannot reach the cloud" in err
