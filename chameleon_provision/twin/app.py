@@ -121,7 +121,8 @@ class TwinApp:
         if service == "identity":
             return site.keystone.handle(replace(req, path=sub))
         if service in ("compute", "network"):
-            site.settle()
+            # An ended lease's servers and floating IPs must be gone before Nova or Neutron answer.
+            site.blazar.tick()
         if service == "reservation" and sub.rstrip("/") == "":
             href = f"{req.base_url}/{site.uid}/reservation/v1/"
             return json_response(300, {"versions": [{"id": "v1.0", "status": "CURRENT",

@@ -189,6 +189,14 @@ class BlazarService:
         """Make every host of a type unreservable (like an operator taking them out of Blazar)."""
         return self.pool.set_unreservable(node_type)
 
+    def tick(self) -> None:
+        """Bring leases up to date with the clock (start/end hooks included), without building a snapshot.
+
+        Callers that only need the side effects, such as the app before each Nova or Neutron request,
+        use this rather than paying for `snapshot()`.
+        """
+        self._tick()
+
     def snapshot(self) -> dict[str, Any]:
         self._tick()
         now = self.clock.now()

@@ -1,36 +1,27 @@
 """Neutron v2.0 for one twin site: sharednet1, public, server ports and floating IPs.
 
 Paths are relative to `/{site}/network`. Nova creates and deletes ports through `create_port` /
-`delete_ports`; Blazar's floating-IP reservations come in through `reserve_floating_ips`.
+`delete_ports`; Blazar's floating-IP reservations come in through `reserve_floating_ips`. The
+record shapes, list filters and site address plans are in `neutron_records`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
-from dataclasses import dataclass
 
 from chameleon_provision.twin.clock import Clock, iso_z
 from chameleon_provision.twin.http import Request, Response, json_response, no_content
-from chameleon_provision.twin.images import ADMIN_PROJECT_ID
+from chameleon_provision.twin.neutron_records import (
+    SITE_NETWORKS,
+    builtin_networks,
+    filter_records,
+    floating_ip_record,
+    port_record,
+    usable_hosts,
+)
 
 NET_NAMESPACE = uuid.UUID("a3d2b1f0-6c1e-4b6d-8f0e-3e5b7c9d1a24")
-_PAGING = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
-
-
-@dataclass(frozen=True)
-class SiteNetworks:
-    shared_cidr: str  # sharednet1
-    public_cidr: str  # the external network's subnet; first half ad hoc, second half reserved by Blazar
-    adhoc: str  # ad-hoc floating IP range (`floating ip create public`)
-    reserved: str  # Blazar's virtual:floatingip range, a separate pool as on Chameleon
-
-
-SITE_NETWORKS = {
-    "uc": SiteNetworks("10.140.80.0/22", "192.5.86.0/23", "192.5.87.0/24", "192.5.86.0/24"),
-    "tacc": SiteNetworks("10.52.0.0/22", "129.114.108.0/23", "129.114.108.0/24", "129.114.109.0/24"),
-}
 
 
 class NeutronError(Exception):
@@ -42,89 +33,12 @@ class NeutronError(Exception):
         return json_response(self.status, {"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}})
 
 
-def _std(record_id: str, project: str, created: str, **fields: object) -> dict:
-    """The attributes every Neutron resource carries (standard-attr, tags, timestamps)."""
-    return {"id": record_id, "tenant_id": project, "project_id": project, "description": "", "tags": [],
-            "created_at": created, "updated_at": created, "revision_number": 1, **fields}
-
-
-def network_record(net_id: str, name: str, project: str, created: str, *, subnet_id: str, shared: bool,
-                   external: bool) -> dict:
-    return _std(net_id, project, created, name=name, admin_state_up=True, status="ACTIVE", subnets=[subnet_id],
-                shared=shared, mtu=1500, availability_zone_hints=[], availability_zones=["nova"],
-                ipv4_address_scope=None, ipv6_address_scope=None, **{"router:external": external},
-                port_security_enabled=True, dns_domain="", l2_adjacency=True, is_default=external,
-                qos_policy_id=None)
-
-
-def subnet_record(network: dict, name: str, cidr: str, project: str, created: str, *, dhcp: bool) -> dict:
-    hosts = list(ipaddress.ip_network(cidr).hosts())
-    return _std(network["subnets"][0], project, created, name=name, network_id=network["id"], ip_version=4,
-                cidr=cidr, gateway_ip=str(hosts[0]), enable_dhcp=dhcp, dns_nameservers=["8.8.8.8", "8.8.4.4"],
-                allocation_pools=[{"start": str(hosts[1]), "end": str(hosts[-1])}], host_routes=[],
-                ipv6_ra_mode=None, ipv6_address_mode=None, subnetpool_id=None, service_types=[],
-                dns_publish_fixed_ip=False)
-
-
-def port_record(port_id: str, network_id: str, subnet_id: str, address: str, device_id: str, project: str,
-                mac: str, created: str) -> dict:
-    return _std(port_id, project, created, name="", network_id=network_id, mac_address=mac,
-                fixed_ips=[{"subnet_id": subnet_id, "ip_address": address}], device_id=device_id,
-                device_owner="compute:nova", status="ACTIVE", admin_state_up=True, allowed_address_pairs=[],
-                extra_dhcp_opts=[], security_groups=[], port_security_enabled=False, dns_name="",
-                dns_assignment=[], ip_allocation="immediate", propagate_uplink_status=False,
-                **{"binding:vnic_type": "baremetal"})
-
-
-def floating_ip_record(fip_id: str, address: str, network_id: str, project: str, created: str, *,
-                       tags: list[str], description: str) -> dict:
-    return _std(fip_id, project, created, floating_ip_address=address, floating_network_id=network_id,
-                router_id=None, port_id=None, fixed_ip_address=None, status="DOWN", port_details=None,
-                port_forwardings=[], qos_policy_id=None, qos_network_policy_id=None, dns_domain="", dns_name="",
-                **{"tags": list(tags), "description": description})
-
-
-def filter_records(records: list[dict], query: dict[str, list[str]]) -> list[dict]:
-    """Neutron's list filters: repeated keys OR together, `tags`/`tags-any`/`not-tags…` on tag lists."""
-    def shown(value: object) -> str:
-        return str(value).lower() if isinstance(value, bool) else str(value)
-
-    def keep(record: dict) -> bool:
-        tags = set(record.get("tags", []))
-        for key, values in query.items():
-            wanted = {t for v in values for t in v.split(",") if t}
-            if (key == "tags" and not wanted <= tags) or (key == "tags-any" and not wanted & tags):
-                return False
-            if (key == "not-tags" and wanted and wanted <= tags) or (key == "not-tags-any" and wanted & tags):
-                return False
-            if key in _PAGING or key.startswith(("tags", "not-tags")) or key not in record:
-                continue
-            if shown(record[key]) not in {v.lower() if isinstance(record[key], bool) else v for v in values}:
-                return False
-        return True
-
-    return [r for r in records if keep(r)]
-
-
-def _hosts(cidr: str) -> list[str]:
-    """Usable addresses of a range, leaving .1 (gateway) and the top address out."""
-    return [str(a) for a in ipaddress.ip_network(cidr).hosts()][1:-1]
-
-
 class Neutron:
     def __init__(self, site_uid: str, project_id: str, clock: Clock) -> None:
         self.uid, self.project_id, self.clock = site_uid, project_id, clock
         self.cfg = SITE_NETWORKS[site_uid]
-        created = "2021-06-14T15:02:47Z"
-        self.sharednet = network_record(self._id("network/sharednet1"), "sharednet1", ADMIN_PROJECT_ID, created,
-                                        subnet_id=self._id("subnet/sharednet1"), shared=True, external=False)
-        self.public = network_record(self._id("network/public"), "public", ADMIN_PROJECT_ID, created,
-                                     subnet_id=self._id("subnet/public"), shared=False, external=True)
+        self.sharednet, self.public, self.subnets = builtin_networks(self.cfg, self._id)
         self.networks = {n["id"]: n for n in (self.sharednet, self.public)}
-        self.subnets = {s["id"]: s for s in (
-            subnet_record(self.sharednet, "sharednet1-subnet", self.cfg.shared_cidr, ADMIN_PROJECT_ID, created,
-                          dhcp=True),
-            subnet_record(self.public, "public-subnet", self.cfg.public_cidr, ADMIN_PROJECT_ID, created, dhcp=False))}
         self.router_id = self._id("router/sharednet1")
         self.ports: dict[str, dict] = {}
         self.fips: dict[str, dict] = {}
@@ -143,7 +57,7 @@ class Neutron:
 
     def create_port(self, network_id: str, device_id: str, project_id: str, mac: str) -> dict:
         used = {ip["ip_address"] for p in self.ports.values() for ip in p["fixed_ips"]}
-        address = next(a for a in _hosts(self.cfg.shared_cidr) if a not in used)
+        address = next(a for a in usable_hosts(self.cfg.shared_cidr) if a not in used)
         subnet_id = self.networks[network_id]["subnets"][0]
         port = port_record(str(uuid.uuid4()), network_id, subnet_id, address, device_id, project_id, mac, self._now())
         self.ports[port["id"]] = port
@@ -289,10 +203,10 @@ class Neutron:
         return fip
 
     def _adhoc_set(self) -> set[str]:
-        return set(_hosts(self.cfg.adhoc))
+        return set(usable_hosts(self.cfg.adhoc))
 
     def _new_fip(self, pool: str, limit: int | None, project: str, tags: list[str], description: str) -> dict:
-        candidates = _hosts(pool)
+        candidates = usable_hosts(pool)
         used = {f["floating_ip_address"] for f in self.fips.values()}
         in_use = sum(1 for a in candidates if a in used)
         free = [a for a in candidates if a not in used]
