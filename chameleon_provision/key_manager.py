@@ -116,7 +116,8 @@ def decide_key(cloud: Cloud, explicit: Path | None, key_dir: Path | None = None)
     for keypair in cloud.keypairs():
         if keypair.fingerprint == local.fingerprint:
             return KeyDecision(keypair.name, "reuse", local, f"keypair {keypair.name} matches {local.public_path}")
-    return KeyDecision(local.keypair_name, "upload", local, f"{local.public_path} will be uploaded as {local.keypair_name}")
+    return KeyDecision(local.keypair_name, "upload", local,
+                       f"{local.public_path} will be uploaded as {local.keypair_name}")
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ def classify(command: str, stderr: str, returncode: int) -> OpenStackError:
     text = clean_stderr(stderr)
     if "requires authentication" in text or "HTTP 401" in text or "401: Client Error" in text:
         return AuthenticationError(f"Keystone refused the credentials: {line}", command=command, stderr=text,
-                                   returncode=returncode, hint="check OS_USERNAME/OS_PASSWORD or the application credential")
+                                   returncode=returncode,
+                                   hint="check OS_USERNAME/OS_PASSWORD or the application credential")
     if "Unable to establish connection" in text or "Failed to establish a new connection" in text:
         return CloudUnreachableError(f"cannot reach the cloud: {line}", command=command, stderr=text,
                                      returncode=returncode, hint="check OS_AUTH_URL and your network")
@@ -114,7 +115,8 @@ def cli_environment(credentials: Mapping[str, str], base: Mapping[str, str] | No
 class SubprocessRunner:
     """One `openstack` process per call (about 1.5 s each, almost all of it imports)."""
 
-    def __init__(self, credentials: Mapping[str, str], *, executable: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(self, credentials: Mapping[str, str], *, executable: str | None = None,
+                 timeout: float = 120.0) -> None:
         self.executable = executable or find_openstack()
         self.env = cli_environment(credentials)
         self.timeout = timeout

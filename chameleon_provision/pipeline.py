@@ -12,7 +12,7 @@ import re
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import network_manager, reservation_manager, server_launcher
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class RunOptions:
     source: str
     plan_only: bool = False
-    pins: Pins = Pins()
+    pins: Pins = field(default_factory=Pins)
     name: str | None = None
     keep_on_failure: bool = False
     confirm: Callable[[str], bool] | None = None  # None: no terminal and no --yes

@@ -17,8 +17,14 @@ from .network_manager import plan_address
 from .node_selector import choose_node, pinned_candidates, to_choice
 from .plan import Plan, RepoInfo
 from .repo_analyzer import Analysis, requirements_from_answer, requirements_schema
-from .reservation_manager import (LEASE_INSTRUCTIONS, LEASE_SCHEMA, BLAZAR_MINUTE, lease_window, rules_hours,
-                                  validate_hours)
+from .reservation_manager import (
+    BLAZAR_MINUTE,
+    LEASE_INSTRUCTIONS,
+    LEASE_SCHEMA,
+    lease_window,
+    rules_hours,
+    validate_hours,
+)
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -75,7 +81,8 @@ def decide_lease(session: Session, req: Requirements, pinned_hours: float | None
 
 def _window_dates(lease: LeaseWindow) -> tuple[datetime, datetime]:
     end = datetime.strptime(lease.end, BLAZAR_MINUTE)
-    start = datetime.now(UTC).replace(tzinfo=None) if lease.start == "now" else datetime.strptime(lease.start, BLAZAR_MINUTE)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    start = now if lease.start == "now" else datetime.strptime(lease.start, BLAZAR_MINUTE)
     return start, end
 
 
@@ -121,7 +128,8 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
         raise NoMatchError(f"image {image.image.name} is built for {arch}, the node is {choice.hardware.arch}")
     progress(f"image: {image.image.name}, decided by {image.decided_by}")
     return Plan(run_id=run_id, repo=repo, requirements=req, node=choice, available_hosts=found.free_hosts,
-                image=image, lease=lease, key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
+                image=image, lease=lease,
+                key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
                 address=plan_address(cloud), notes=notes)
 
 

@@ -131,7 +131,8 @@ class StateStore:
                              (run_id, kind, name, site, json.dumps(detail or {}), now, now))
             return int(cur.lastrowid or 0)
 
-    def mark(self, row_id: int, status: str, *, cloud_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    def mark(self, row_id: int, status: str, *, cloud_id: str | None = None,
+             detail: dict[str, Any] | None = None) -> None:
         with self._connect() as db:
             if detail is not None:
                 old = db.execute("SELECT detail FROM resources WHERE id = ?", (row_id,)).fetchone()

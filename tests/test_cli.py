@@ -37,7 +37,7 @@ def test_status_with_no_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_destroy_unknown_run_is_a_state_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "destroy", "nope", "--yes")
+    code, _, err = run_main(capsys, "destroy", "nope", "--yes")
     assert code == 14
     assert err.strip().splitlines() == ["Error: no run 'nope' is recorded (`provision status` lists your runs)"]
     assert "Traceback" not in err

@@ -67,7 +67,8 @@ def test_unreachable_api_names_the_setting() -> None:
 
 
 def test_parse_real_node_records(shared_dir: Path) -> None:
-    nodes = {p.stem: parse_node(json.loads(p.read_text()), "X") for p in (shared_dir / "chameleon-samples/nodes").glob("*.json")}
+    folder = shared_dir / "chameleon-samples/nodes"
+    nodes = {p.stem: parse_node(json.loads(p.read_text()), "X") for p in folder.glob("*.json")}
     rtx = nodes["uc_gpu_rtx_6000_nc35"]
     assert (rtx.gpu_vendor, rtx.gpu_count, rtx.gpu_memory_gb, rtx.cpu_threads, rtx.ram_gb) == ("nvidia", 1, 24, 48, 192)
     mi100 = nodes["tacc_gpu_mi100_c03-04"]
