@@ -94,7 +94,9 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
     from chameleon_provision.pipeline import RunOptions, run
     from chameleon_provision.planner import Pins
     from chameleon_provision.render import summary
+    from chameleon_provision.repo_analyzer import classify_source
 
+    classify_source(repo)  # bad input is named first, before credentials, git or the cloud
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "public_key": public_key}
     with open_session(flags, verbosity=_verbosity(verbose, quiet), twin=twin) as session:
         require_cloud_credentials(session.settings)

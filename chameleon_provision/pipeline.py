@@ -41,6 +41,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:30] or "repo"
 
 
+def _repo_name(source: str, folder: str) -> str:
+    """owner/repo(.git) -> repo; clones land in temporary folders with meaningless names."""
+    tail = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return tail.removesuffix(".git") or folder
+
+
 def check_cloud(session: Session, site: str) -> None:
     """Step 2: the CLI is there and a token can be issued, once per run, before any decision."""
     session.cloud(site).token_issue()
@@ -50,11 +56,11 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
     settings = session.settings
     progress = session.streams.progress
     run_id = new_run_id()
+    check_cloud(session, settings.site)
     with open_repository(options.source) as checkout:
         progress(f"reading {checkout.source}" + (f" @ {checkout.commit[:10]}" if checkout.commit else ""))
         analysis = analyze(checkout.path)
-        repo = RepoInfo(checkout.source, checkout.commit, checkout.path.name)
-    check_cloud(session, settings.site)
+        repo = RepoInfo(checkout.source, checkout.commit, _repo_name(checkout.source, checkout.path.name))
     plan = make_plan(session, run_id, repo, analysis, options.pins)
     if options.plan_only:
         return document(plan, "plan", session.stats())

@@ -90,3 +90,28 @@ def test_env_file_is_read(capsys: pytest.CaptureFixture[str], monkeypatch: pytes
     assert code == 0
     assert "PROVISION_MODEL = from-dotenv  [.env]" in err
     assert "dotenv-secret" not in err
+
+
+@pytest.mark.parametrize(("arg", "needle"), [
+    ("ext::sh -c touch% {sentinel}", "git transport"),
+    ("--upload-pack=touch {sentinel}", "starts with '-'"),
+    ("file:///etc", "file://"),
+    ("http://github.com/owner/repo", "use https://"),
+    ("/no/such/folder", "no such folder"),
+    ("git@github.com:owner/repo.git;touch {sentinel}", "neither"),
+])
+def test_hostile_repository_arguments_are_refused_before_anything_runs(
+        arg: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sentinel = tmp_path / "pwned"
+    code, out, err = run_main(capsys, "up", "--plan-only", "--", arg.format(sentinel=sentinel))
+    assert code == 2
+    assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not sentinel.exists()
+    assert out == ""
+
+
+def test_a_file_instead_of_a_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_text("x")
+    code, _, err = run_main(capsys, str(f), "--plan-only")
+    assert code == 2 and "is a file, not a folder" in err

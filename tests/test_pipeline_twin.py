@@ -160,3 +160,47 @@ def test_wrong_password_and_unreachable_cloud(cloud_env: dict[str, str], capsys:
     monkeypatch.setenv("PROVISION_SITE_AUTH_URLS", "CHI@UC=http://127.0.0.1:9/v3")
     code, _, err = run_main(capsys, CPU_REPO, "--plan-only")
     assert code == 6 and "cannot reach the cloud" in err
+
+
+def test_ctrl_c_during_boot_removes_everything_and_exits_130(
+        twin: TwinServer, cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chameleon_provision import server_launcher
+
+    real_wait = server_launcher.wait_active
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server_launcher, "wait_active", interrupted)
+    code, _, err = run_main(capsys, CPU_REPO, "--yes")
+    assert code == 130
+    assert "removed after the failure: server" in err and "nothing was left behind" in err
+    left = live_resources(twin)
+    assert (left["leases"], left["servers"], left["floating_ips"]) == ([], [], [])
+    monkeypatch.setattr(server_launcher, "wait_active", real_wait)
+
+
+def test_keep_on_failure_keeps_and_destroy_removes(twin: TwinServer, cloud_env: dict[str, str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    admin(twin, "POST", "faults", {"method": "POST", "path": "/uc/network/v2.0/floatingips", "status": 500,
+                                   "count": 1})
+    code, _, err = run_main(capsys, CPU_REPO, "--yes", "--keep-on-failure")
+    assert code == 5 and "--keep-on-failure" in err
+    left = live_resources(twin)
+    assert len(left["leases"]) == 1 and len(left["servers"]) == 1
+    code, out, _ = run_main(capsys, "status", "--json")
+    run = json.loads(out)["runs"][0]
+    assert run["status"] == "failed"
+    code, out, err = run_main(capsys, "destroy", run["run_id"], "--yes", "--json")
+    assert code == 0, err
+    left = live_resources(twin)
+    assert (left["leases"], left["servers"], left["floating_ips"]) == ([], [], [])
+
+
+def test_unreachable_repository_host_is_exit_4_and_creates_nothing(
+        twin: TwinServer, cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    before = live_resources(twin)
+    code, _, err = run_main(capsys, "https://127.0.0.1:9/owner/repo", "--yes")
+    assert code == 4 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert live_resources(twin) == before
