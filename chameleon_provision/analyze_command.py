@@ -23,9 +23,9 @@ def analyze_document(session: Session, source: str) -> dict[str, Any]:
             "schema_version": SCHEMA_VERSION,
             "repo": {"source": checkout.source, "commit": checkout.commit},
             "requirements": requirements_doc(req),
-            "facts": [{"signal": f.evidence.signal, "file": f.evidence.file, "line": f.evidence.line,
-                       "text": f.evidence.text, "confidence": f.evidence.confidence} for f in analysis.facts],
-            "scan": {"files_scanned": analysis.files_scanned, "bytes_read": analysis.bytes_read},
+            "facts": [f.as_dict() for f in analysis.facts],
+            "scan": {"files_scanned": analysis.files_scanned, "bytes_read": analysis.bytes_read,
+                     "entries_visited": analysis.entries_visited, "notes": list(analysis.notes)},
             "stats": {"ai_calls": session.ai.calls, "seconds": round(time.monotonic() - started, 2)},
         }
 

@@ -29,7 +29,9 @@ class Availability:
 
 def _matches(node: NodeRecord, c: NodeCandidate) -> bool:
     hw = c.hardware
-    return node.node_type == c.node_type and node.gpu_model == hw.gpu_model and node.site == c.site
+    # liqid (1 or 2 A100s) and p100_nvlink (2 or 4 P100s) differ only in GPU count
+    return (node.site == c.site and node.node_type == c.node_type and node.gpu_model == hw.gpu_model
+            and node.gpu_count == hw.gpu_count)
 
 
 def load_site_hosts(cloud: Cloud, nodes: Sequence[NodeRecord]) -> SiteHosts:

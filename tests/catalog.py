@@ -81,3 +81,33 @@ def images(*, with_properties: bool = False, names: tuple[str, ...] = IMAGE_NAME
         out.append(ImageRecord(id=f"img-{i}", name=name, architecture=arch if with_properties else "x86_64",
                                build_os=build_os, build_variant=variant))
     return out
+
+
+# --- corpus evaluation: shared by tests/test_corpus.py and benchmarks/analysis_accuracy.py ---
+CLASS_ORDER = ("cpu", "gpu_small", "gpu_large", "multi-gpu")
+
+
+def effective_class(node: NodeRecord, catalog: list[NodeRecord]) -> str:
+    """The node's class, except that a vendor whose GPUs only come several to a node (AMD MI100 on
+    Chameleon, see the corpus README) is classed by one GPU: that is the smallest unit one can reserve."""
+    from chameleon_provision.hardware_rules import node_class
+
+    cls = node_class(node)
+    if cls == "multi-gpu":
+        fewest = min((n.gpu_count for n in catalog if n.gpu_vendor == node.gpu_vendor and n.gpu_count), default=1)
+        if fewest == node.gpu_count:
+            return "gpu_large" if node.gpu_memory_gb >= 40 else "gpu_small"
+    return cls
+
+
+def judge(labels: dict, node: NodeRecord, catalog: list[NodeRecord]) -> tuple[bool, bool, str]:
+    """(class within [node_class, full_scale_node_class], vendor right, effective class)."""
+    cls = effective_class(node, catalog)
+    lo, hi = CLASS_ORDER.index(labels["node_class"]), CLASS_ORDER.index(labels["full_scale_node_class"])
+    in_range = lo <= CLASS_ORDER.index(cls) <= hi
+    wanted = labels["gpu_vendor"]
+    if node.gpu_count == 0 or node.gpu_vendor == "none":
+        vendor_ok = wanted == "none" or labels["node_class"] == "cpu"
+    else:
+        vendor_ok = wanted == "any" or node.gpu_vendor == wanted
+    return in_range, vendor_ok, cls

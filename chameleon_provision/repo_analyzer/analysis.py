@@ -1,0 +1,195 @@
+"""analyze(): scan a checkout, run the parser for each file kind, and decide with the rules."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..models import Requirements
+from . import code, parsers_build, parsers_launch, parsers_native, parsers_other, parsers_python, readme
+from .facts import Fact, FactSink, path_scope
+from .rules import decide
+from .scanner import RepoFile, Scan, scan
+from .signals import category_of, confidence_of
+
+log = logging.getLogger(__name__)
+
+PARSERS: dict[str, Callable[[RepoFile, FactSink], None]] = {
+    "requirements": parsers_python.parse_requirements, "conda": parsers_python.parse_conda,
+    "setup_py": parsers_python.parse_setup_py, "setup_cfg": parsers_python.parse_setup_cfg,
+    "pyproject": parsers_python.parse_pyproject, "pipfile": parsers_python.parse_pipfile,
+    "conda_lock": parsers_python.parse_conda_lock, "runtime": parsers_python.parse_runtime,
+    "apt": parsers_other.parse_apt, "install_r": parsers_other.parse_install_r,
+    "description": parsers_other.parse_description, "renv": parsers_other.parse_renv,
+    "julia": parsers_other.parse_julia, "nix": parsers_other.parse_nix,
+    "package_json": parsers_other.parse_package_json, "postbuild": parsers_launch.parse_script,
+    "shell": parsers_launch.parse_script, "slurm": parsers_launch.parse_script,
+    "launch_config": parsers_launch.parse_launch_config, "config_yaml": parsers_launch.parse_launch_config,
+    "dockerfile": parsers_build.parse_dockerfile, "compose": parsers_build.parse_compose,
+    "devcontainer": parsers_build.parse_devcontainer, "make": parsers_native.parse_make,
+    "cmake": parsers_native.parse_cmake, "readme": readme.parse_readme, "python": code.parse_python,
+    "notebook": code.parse_notebook,
+}
+EXCERPT_CONTEXT = 3  # lines quoted before and after each fact
+INTRO_LINES, INTRO_BYTES = 25, 1500  # the root README's opening, quoted first
+# A folder named for a GPU backend among more CPU ports (miniFE's cuda/ beside ref/, openmp/, mkl/, tbb/)
+# holds one port of several: its GPU build is possible, not required, so its GPU facts become optional.
+# Where GPU ports are the majority (mixbench-cuda, -hip, -opencl, -sycl beside -cpu) they stay as read.
+_GPU_DIR = re.compile(r"^(cuda\d*|gpus?|hip|rocm|opencl|ocl|sycl|openacc|.+[-_](cuda|gpu|hip|rocm|opencl|sycl))$", re.I)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    requirements: Requirements
+    facts: tuple[Fact, ...]
+    files_scanned: int
+    bytes_read: int
+    entries_visited: int = 0
+    files: tuple[str, ...] = ()  # every file read, plus files named by facts (kernel sources)
+    notes: tuple[str, ...] = ()  # budgets hit, vendored trees skipped
+    texts: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def excerpts(self, max_bytes: int = 12000) -> list[dict[str, Any]]:
+        """Quoted windows around the facts, most telling files first, within max_bytes of text."""
+        weight: dict[str, float] = {}
+        lines_of: dict[str, set[int]] = {}
+        for f in self.facts:
+            if f.scope == "ignored" or f.evidence.file not in self.texts:
+                continue
+            weight[f.evidence.file] = weight.get(f.evidence.file, 0.0) + f.confidence
+            lines_of.setdefault(f.evidence.file, set()).add(f.evidence.line)
+        out: list[dict[str, Any]] = []
+        used = 0
+        # the root README's opening says what the project is, even when it states no hardware
+        intro = next((r for r in sorted(self.texts) if "/" not in r and r.lower().startswith("readme")), None)
+        if intro is not None:
+            head = "\n".join(self.texts[intro].splitlines()[:INTRO_LINES])[: min(INTRO_BYTES, max_bytes)]
+            if head.strip():
+                out.append({"file": intro, "start_line": 1, "text": head})
+                used += len(head)
+                lines_of.setdefault(intro, set())
+                lines_of[intro] = {n for n in lines_of[intro] if n > INTRO_LINES + EXCERPT_CONTEXT}
+        for rel in sorted(weight, key=lambda r: (-weight[r], r)):
+            lines = self.texts[rel].splitlines()
+            for start, end in _windows(sorted(lines_of[rel]), len(lines)):
+                text = "\n".join(lines[start - 1:end])
+                if used + len(text) > max_bytes:
+                    text = text[: max(0, max_bytes - used)]
+                if not text:
+                    return out
+                out.append({"file": rel, "start_line": start, "text": text})
+                used += len(text)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requirements": self.requirements.to_dict(), "facts": [f.as_dict() for f in self.facts],
+                "files_scanned": self.files_scanned, "bytes_read": self.bytes_read,
+                "entries_visited": self.entries_visited, "notes": list(self.notes)}
+
+
+def _windows(lines: list[int], total: int) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for line in lines:
+        start, end = max(1, line - EXCERPT_CONTEXT), min(total, line + EXCERPT_CONTEXT)
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged[:8]
+
+
+def _factor(f: RepoFile, dockerfiles: int) -> float:
+    """Confidence multiplier for where a file sits: nested READMEs and docs say less than the root one."""
+    factor = 0.7 if f.shadowed else 1.0
+    name = f.rel.rsplit("/", 1)[-1].lower()
+    if f.kind == "dockerfile" and dockerfiles > 1 and re.search(r"gpu|cuda|rocm", name):
+        factor *= 0.6  # Dockerfile.gpu next to a plain Dockerfile: a GPU variant, not the default build
+    if f.kind == "readme" and "/" in f.rel:
+        factor *= 0.8 if f.rel.lower().startswith(("doc/", "docs/")) else 0.9
+    if f.rel.lower().startswith(("examples/", "example/")):
+        factor *= 0.8
+    return factor
+
+
+def _notes(result: Scan) -> tuple[str, ...]:
+    notes = [f"limit reached: {limit}" for limit in dict.fromkeys(result.limits_hit)]
+    notes += [f"skipped vendored tree {tree}/" for tree in result.skipped_trees]
+    if result.binder_dir:
+        notes.append(f"{result.binder_dir}/ present: repo2docker reads it instead of the root's environment files")
+    return tuple(notes)
+
+
+def analyze(path: Path) -> Analysis:
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder")
+    result = scan(root)
+    facts: list[Fact] = []
+    extra: dict[str, FactSink] = {}
+    dockerfiles = sum(1 for f in result.files if f.kind == "dockerfile")
+    for f in result.files:
+        sink = FactSink(f.rel, factor=_factor(f, dockerfiles), scope=path_scope(f.rel))
+        try:
+            PARSERS[f.kind](f, sink)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
+            # one malformed file must not stop the analysis; what it yielded so far is kept
+            log.warning("could not fully parse %s (%s): %s", f.rel, f.kind, exc)
+        facts += sink.facts
+    parsers_native.kernel_sources(result, extra)
+    if pack := parsers_other.buildpack(result.files, result.binder_dir):
+        text = next((f.text for f in result.files if f.rel == pack[1]), "")
+        first = next((ln for ln in text.splitlines() if ln.strip()), pack[1])
+        line = text.splitlines().index(first) + 1 if first in text.splitlines() else 1
+        extra.setdefault(pack[1], FactSink(pack[1])).add("r2d.buildpack", pack[0], line, first)
+    for sink in extra.values():
+        facts += sink.facts
+    facts = _dedupe(_variants(result.files, facts))
+    files = tuple(dict.fromkeys([f.rel for f in result.files] + [f.evidence.file for f in facts]))
+    return Analysis(requirements=decide(facts), facts=tuple(facts), files_scanned=len(result.files),
+                    bytes_read=result.bytes_read, entries_visited=result.entries_visited, files=files,
+                    notes=_notes(result), texts={f.rel: f.text for f in result.files})
+
+
+def _gpu_unit(rel: str) -> str | None:
+    parts = rel.split("/")[:-1]
+    hit = next((i for i, part in enumerate(parts) if _GPU_DIR.match(part)), None)
+    return None if hit is None else "/".join(parts[: hit + 1])
+
+
+def _variants(files: list[RepoFile], facts: list[Fact]) -> list[Fact]:
+    builds = [f.rel for f in files if f.kind in ("make", "cmake")]
+    gpu_units = {u for b in builds if (u := _gpu_unit(b))}
+    cpu_units = {b.rsplit("/", 1)[0] if "/" in b else "" for b in builds if _gpu_unit(b) is None}
+    ports = bool(gpu_units) and len(gpu_units) < len(cpu_units)
+    # kernel sources follow their builds: if every CUDA/HIP build step is optional, so are the kernels
+    build_signals = {f.signal for f in facts}
+    optional_builds = "build.cuda_optional" in build_signals and not {"build.cuda", "build.hip"} & build_signals
+    if not ports and not optional_builds:
+        return facts
+    out = []
+    for f in facts:
+        kernels = f.signal in ("source.cuda_kernels", "source.hip_kernels")
+        in_port = (ports and (_gpu_unit(f.evidence.file) is not None or kernels)) or (optional_builds and kernels)
+        if in_port and category_of(f.signal) == "gpu_hard":
+            ev = f.evidence
+            optional = "build.cuda_optional"
+            f = replace(f, signal=optional,
+                        evidence=replace(ev, signal=optional, confidence=confidence_of(optional)))
+        out.append(f)
+    return out
+
+
+def _dedupe(facts: list[Fact]) -> list[Fact]:
+    seen: dict[tuple[str, str, int, str], Fact] = {}
+    for f in facts:
+        key = (f.signal, f.evidence.file, f.evidence.line, repr(f.value))
+        if key not in seen or seen[key].confidence < f.confidence:
+            seen[key] = f
+    ordered = sorted(seen.values(), key=lambda f: (f.scope == "ignored", -f.confidence, f.evidence.file,
+                                                   f.evidence.line))
+    return ordered

@@ -1,0 +1,162 @@
+"""Where the repository comes from: validate the argument before git ever runs, then clone shallowly.
+
+Git accepts far more than URLs: `ext::sh -c ...` runs commands, `--upload-pack=...` is an option,
+`fd::`, `file://` and odd transports reach the local machine. So the argument is matched against
+the three shapes we accept (https URL, git@host:owner/repo, an existing local folder) and anything
+else is refused with one line that says what to fix. The clone itself is restricted to https/ssh
+by git configuration as a second fence, never prompts, fetches no tags or submodules, and lands in
+a temporary directory that is removed on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError, RepositoryError
+
+log = logging.getLogger(__name__)
+
+_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*"
+_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._~-]*"
+HTTPS = re.compile(rf"^https://(?P<host>{_HOST})(?::(?P<port>\d{{1,5}}))?/(?P<path>{_SEGMENT}(?:/{_SEGMENT})+)/?$")
+SCP = re.compile(rf"^(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@(?P<host>{_HOST}):(?P<path>{_SEGMENT}(?:/{_SEGMENT})+)/?$")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+@dataclass(frozen=True)
+class RepoCheckout:
+    path: Path
+    source: str
+    commit: str | None
+    is_remote: bool
+
+
+def classify_source(source: str) -> tuple[str, str]:
+    """('remote', url) or ('local', absolute path); InputError for anything else, before git runs."""
+    text = source.strip()
+    if not text:
+        raise InputError("the repository argument is empty; pass an https:// URL or a folder")
+    if text.startswith("-"):
+        raise InputError(f"repository {text!r} starts with '-'; pass an https:// URL or a folder path")
+    if any(ord(c) < 32 or c == "\x7f" for c in text):
+        raise InputError("the repository argument contains control characters")
+    if "::" in text:
+        raise InputError(f"{text!r} uses a git transport ('::'); only https:// URLs, git@host:owner/repo and "
+                         "local folders are accepted")
+    scheme = _SCHEME.match(text)
+    if scheme:
+        return "remote", _check_url(text, scheme.group(1).lower())
+    if (m := SCP.match(text)) and not Path(text).exists():
+        if ".." in m.group("path").split("/"):
+            raise InputError(f"{text!r}: '..' is not allowed in a repository path")
+        return "remote", text
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"{text} is a file, not a folder; pass the repository's folder or its URL")
+        return "local", str(path.resolve())
+    if re.match(rf"^{_HOST}/{_SEGMENT}/{_SEGMENT}", text) and "." in text.split("/", 1)[0]:
+        raise InputError(f"no folder named {text!r}; did you mean https://{text}?")
+    if ":" in text.split("/", 1)[0] or "@" in text:
+        raise InputError(f"{text!r} is neither an https:// URL, git@host:owner/repo, nor an existing folder")
+    raise InputError(f"no such folder: {text}", hint="pass an existing folder or an https:// URL")
+
+
+def _check_url(text: str, scheme: str) -> str:
+    if scheme == "http":
+        raise InputError(f"{text!r} uses http://; use https:// instead")
+    if scheme == "file":
+        raise InputError(f"{text!r}: file:// URLs are not accepted; pass the folder path itself")
+    if scheme != "https":
+        raise InputError(f"{scheme}:// is not accepted; use an https:// URL or git@host:owner/repo")
+    authority = text[len("https://"):].split("/", 1)[0]
+    if "@" in authority:
+        raise InputError("the URL contains credentials (user@ or user:token@); remove them and use a "
+                         "credential helper or an SSH key instead")
+    if "?" in text or "#" in text:
+        raise InputError(f"{_redact(text)!r} has a query or fragment; pass the plain repository URL")
+    if ".." in text.split("/"):
+        raise InputError(f"{text!r}: '..' is not allowed in a repository path")
+    m = HTTPS.match(text)
+    if not m:
+        raise InputError(f"{_redact(text)!r} is not a repository URL of the form https://host/owner/repo; "
+                         "it has unexpected characters or too few path parts")
+    if m.group("port") and not 0 < int(m.group("port")) < 65536:
+        raise InputError(f"{text!r}: invalid port")
+    return text
+
+
+def _redact(text: str) -> str:
+    """Hide anything that looks like credentials in a URL before it reaches a message or a log."""
+    return re.sub(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)
+
+
+def git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false", SSH_ASKPASS="/bin/false",
+               GIT_CONFIG_NOSYSTEM="1", GIT_PROTOCOL_FROM_USER="0", LC_ALL="C")
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=20")
+    return env
+
+
+def clone(url: str, dest: Path, *, timeout: float = 120.0, protocols: Sequence[str] = ("https", "ssh")) -> None:
+    """Shallow, single-branch clone without tags or submodules, restricted to the given protocols."""
+    allow = ["-c", "protocol.allow=never"] + [x for p in protocols for x in ("-c", f"protocol.{p}.allow=always")]
+    cmd = ["git", *allow, "-c", "core.hooksPath=/dev/null", "-c", "core.symlinks=false", "clone", "--depth", "1",
+           "--single-branch", "--no-tags", "--no-recurse-submodules", "--quiet", "--", url, str(dest)]
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=git_env(), start_new_session=True, text=True)
+    except FileNotFoundError as exc:
+        raise RepositoryError("git is not installed", hint="install git and retry") from exc
+    try:
+        _out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # git runs helpers (git-remote-https); stop the whole group
+        proc.communicate()
+        raise RepositoryError(f"cloning {_redact(url)} timed out after {timeout:g} s",
+                              hint="check the network, or clone it yourself and pass the folder") from None
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in err.splitlines() if ln.strip() and not ln.startswith("Cloning into")]
+        last = _redact(lines[-1]) if lines else f"git exited with code {proc.returncode}"
+        raise RepositoryError(f"could not clone {_redact(url)}: {last}")
+
+
+def head_commit(path: Path) -> str | None:
+    """HEAD of path if path is the top of a git work tree, else None."""
+    try:
+        top = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel", "HEAD"], capture_output=True,
+                             text=True, timeout=10, env=git_env(), stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = top.stdout.split()
+    if top.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != path.resolve():
+        return None
+    return lines[1] if re.fullmatch(r"[0-9a-f]{40,64}", lines[1]) else None
+
+
+@contextmanager
+def open_repository(source: str, *, clone_timeout: float = 120.0) -> Iterator[RepoCheckout]:
+    kind, target = classify_source(source)
+    if kind == "local":
+        path = Path(target)
+        yield RepoCheckout(path=path, source=target, commit=head_commit(path), is_remote=False)
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="provision-clone-"))
+    try:
+        dest = workdir / "repo"
+        log.info("cloning %s", _redact(target))
+        clone(target, dest, timeout=clone_timeout)
+        yield RepoCheckout(path=dest, source=target, commit=head_commit(dest), is_remote=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
