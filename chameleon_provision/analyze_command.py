@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .plan import SCHEMA_VERSION, requirements_doc
@@ -33,7 +34,7 @@ def analyze_document(session: Session, source: str) -> dict[str, Any]:
 def render_analysis(console: Console, doc: dict[str, Any]) -> None:
     req = doc["requirements"]
     gpu = req["gpu"]
-    console.print(f"[bold]{doc['repo']['source']}[/bold] [{req['decided_by']}] {req['reason']}")
+    console.print(f"[bold]{escape(doc['repo']['source'])}[/bold] \\[{req['decided_by']}] {escape(req['reason'])}")
     console.print(f"  GPU: {gpu['required']} (vendor {gpu['vendor']}, count {gpu['count']}, "
                   f"min memory {gpu['min_memory_gb'] or '-'} GB)")
     console.print(f"  CPU cores: {req['cpu_cores'] or '-'}  RAM: {req['ram_gb'] or '-'} GB  arch: {req['arch']}  "
@@ -42,7 +43,7 @@ def render_analysis(console: Console, doc: dict[str, Any]) -> None:
     if req["evidence"]:
         table = Table("file:line", "signal", "text", title="evidence")
         for e in req["evidence"][:20]:
-            table.add_row(f"{e['file']}:{e['line']}", e.get("signal", ""), e["text"][:90])
+            table.add_row(escape(f"{e['file']}:{e['line']}"), e.get("signal", ""), escape(e["text"][:90]))
         console.print(table)
     scan = doc["scan"]
     console.print(f"  scanned {scan['files_scanned']} files, {scan['bytes_read']} bytes")

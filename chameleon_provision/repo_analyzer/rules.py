@@ -203,7 +203,8 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     arch = fs.best_value("arch", min_conf=0.6)
     cores, _ = _vote(fs, "cores")
     ram, _ = _vote(fs, "ram")
-    hours = fs.of("runtime_hours", scopes=("main",))
+    # A lease has to cover the run the user means; a stated full run counts when the main one is silent.
+    hours = fs.of("runtime_hours", scopes=("main",)) or fs.of("runtime_hours", scopes=("full",))
     evidence += [f for f in (cuda, rocm, os_fact, arch) if f is not None]
     if required == "no":
         evidence += fs.top("framework", "runtime", "info", n=3)
