@@ -157,7 +157,8 @@ def extract(s: Sentence, sink: FactSink) -> None:
     if m := _CC.search(text):
         cc = float(m.group(2)) if m.group(2) else {"ampere": 8.0, "ada": 8.9, "hopper": 9.0}[m.group(1).lower()]
         sink.add("readme.compute_capability", cc, s.line, text, scope=s.scope)
-    if s.scope in ("main", "full") and (m := _DURATION.search(text)) and re.search(r"(?i)\b(train|run|fine-?tun|takes?)", text):
+    says_how_long = re.search(r"(?i)\b(train|run|fine-?tun|takes?)", text)
+    if s.scope in ("main", "full") and (m := _DURATION.search(text)) and says_how_long:
         unit = m.group(2).lower()[0]
         hours = float(m.group(1)) * {"m": 1 / 60, "h": 1, "d": 24}[unit]
         sink.add("readme.runtime", round(hours, 2), s.line, text, scope=s.scope)
