@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from .cloud import Cloud, Lease
 from .errors import NoCapacityError, OpenStackError, ProvisioningFailed
 from .models import LeaseWindow, Requirements
+from .polling import wait_for_status
 from .teardown import Recorder
 
 BLAZAR_MINUTE = "%Y-%m-%d %H:%M"
@@ -87,20 +87,13 @@ def create_lease(cloud: Cloud, recorder: Recorder, *, name: str, site: str, reso
 
 def wait_active(cloud: Cloud, lease: Lease, *, timeout: float, poll: float,
                 progress: Callable[[str], None]) -> Lease:
-    started = time.monotonic()
-    last = ""
-    while True:
-        current = cloud.lease_show(lease.id)
-        if current.status != last:
-            progress(f"lease {lease.name}: {current.status} ({time.monotonic() - started:.0f} s)")
-            last = current.status
-        if current.status == "ACTIVE":
-            if not current.host_reservation_id:
-                raise ProvisioningFailed(f"lease {lease.id} is ACTIVE but has no physical:host reservation")
-            return current
-        if current.status in ("ERROR", "TERMINATED", "DELETED"):
-            raise ProvisioningFailed(f"lease {lease.name} went {current.status} before it was usable",
-                                     hint="retry; Chameleon leases fail to start when a node is unhealthy")
-        if time.monotonic() - started > timeout:
-            raise ProvisioningFailed(f"lease {lease.name} not ACTIVE after {timeout:.0f} s (still {current.status})")
-        time.sleep(poll)
+    def failed(current: Lease) -> ProvisioningFailed:
+        return ProvisioningFailed(f"lease {lease.name} went {current.status} before it was usable",
+                                  hint="retry; Chameleon leases fail to start when a node is unhealthy")
+
+    active = wait_for_status(lambda: cloud.lease_show(lease.id), label=f"lease {lease.name}", ready="ACTIVE",
+                             failed=("ERROR", "TERMINATED", "DELETED"), timeout=timeout, poll=poll,
+                             progress=progress, on_failed=failed)
+    if not active.host_reservation_id:
+        raise ProvisioningFailed(f"lease {lease.id} is ACTIVE but has no physical:host reservation")
+    return active

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from .cloud import Cloud, Server
 from .errors import ProvisioningFailed
+from .polling import wait_for_status
 from .teardown import Recorder
 
 FLAVOR = "baremetal"
@@ -24,19 +24,10 @@ def launch(cloud: Cloud, recorder: Recorder, *, name: str, site: str, image_id: 
 def wait_active(cloud: Cloud, server: Server, *, timeout: float, poll: float,
                 progress: Callable[[str], None]) -> Server:
     """Poll our own way: `server create --wait` has no timeout and can corrupt -f json output."""
-    started = time.monotonic()
-    last = ""
-    while True:
-        current = cloud.server_show(server.id)
-        elapsed = time.monotonic() - started
-        if current.status != last or elapsed // 60 != (elapsed - poll) // 60:
-            progress(f"server {current.name}: {current.status} ({elapsed:.0f} s; bare metal takes 10-30 min)")
-            last = current.status
-        if current.status == "ACTIVE":
-            return current
-        if current.status == "ERROR":
-            raise ProvisioningFailed(f"server {current.name} went ERROR: {current.fault or 'no fault given'}",
-                                     hint="check the lease is ACTIVE and the hint is the reservation id")
-        if elapsed > timeout:
-            raise ProvisioningFailed(f"server {current.name} not ACTIVE after {timeout:.0f} s (still {current.status})")
-        time.sleep(poll)
+    def failed(current: Server) -> ProvisioningFailed:
+        return ProvisioningFailed(f"server {current.name} went ERROR: {current.fault or 'no fault given'}",
+                                  hint="check the lease is ACTIVE and the hint is the reservation id")
+
+    return wait_for_status(lambda: cloud.server_show(server.id), label=f"server {server.name}", ready="ACTIVE",
+                           failed=("ERROR",), timeout=timeout, poll=poll, progress=progress,
+                           note="; bare metal takes 10-30 min", on_failed=failed)
