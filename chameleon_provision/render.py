@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -73,18 +74,28 @@ def status_table(console: Console, runs: list[tuple[RunRecord, list[ResourceReco
     if not runs:
         console.print("No runs recorded.")
         return
-    table = Table("run", "created", "site", "status", "lease", "server", "address", "time left", "ssh")
+    # The run id already starts with its creation time (MMDDHHMM, UTC), so no date column.
+    table = Table("run", "site", "status", "lease", "server", "address", "left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for column in table.columns:
+        column.no_wrap = True
+    ready = []
     for run, resources in runs:
         def ref(kind: str, resources: list[ResourceRecord] = resources) -> str:
             live = [r for r in resources if r.kind == kind and r.live]
             if not live:
                 return "-"
             r = live[0]
-            return str(r.detail.get("address") or r.cloud_id or r.name)
+            return str(r.detail.get("address") or (r.cloud_id or r.name)[:8])
 
-        table.add_row(run.run_id, run.created_at, run.site, run.status, ref("lease"), ref("server"),
-                      ref("floating_ip"), time_left(run.lease_end), run.ssh_command or "-")
+        live = any(r.live and r.kind != "keypair" for r in resources)
+        table.add_row(run.run_id, run.site, run.status, ref("lease"),
+                      ref("server"), ref("floating_ip"), time_left(run.lease_end) if live else "-")
+        if live and run.ssh_command:
+            ready.append(f"{run.run_id}: {run.ssh_command}")
     console.print(table)
+    for line in ready:
+        console.print(escape(line), highlight=False)
 
 
 def status_document(runs: list[tuple[RunRecord, list[ResourceRecord]]]) -> dict[str, Any]:
