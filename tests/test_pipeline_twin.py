@@ -204,3 +204,42 @@ def test_unreachable_repository_host_is_exit_4_and_creates_nothing(
     code, _, err = run_main(capsys, "https://127.0.0.1:9/owner/repo", "--yes")
     assert code == 4 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert live_resources(twin) == before
+
+
+def test_amd_repository_moves_to_the_site_that_has_amd_gpus(cloud_env: dict[str, str],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, str(ROOT / "tests/fixtures/repos/rocm_torch"), "--plan-only", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["resource"]["site"] == "CHI@TACC" and doc["resource"]["hardware"]["gpu_vendor"] == "amd"
+    assert "ROCm" in doc["image"]["name"]
+
+
+def test_busy_type_fails_over_to_the_next_adequate_type(capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with TwinServer(port=0) as own:  # exhausting is permanent, so this test gets a twin of its own
+        for key, value in own.env("CHI@UC").items():
+            monkeypatch.setenv(key, value)
+        admin(own, "POST", "exhaust", {"site": "CHI@UC", "node_type": "gpu_rtx_6000"})
+        code, out, err = run_main(capsys, GPU_REPO, "--plan-only", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["resource"]["node_type"] != "gpu_rtx_6000"
+    assert doc["resource"]["hardware"]["gpu_memory_gb"] >= 24
+    assert "failover" in doc["resource"]["reason"]
+    assert any("gpu_rtx_6000" in note for note in doc["notes"])
+
+
+def test_secrets_never_reach_output_logs_or_state(twin: TwinServer, cloud_env: dict[str, str],
+                                                  capsys: pytest.CaptureFixture[str], isolated_env: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-shown")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # unreachable: the rules decide
+    code, out, err = run_main(capsys, CPU_REPO, "--yes", "--json", "-vv")
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    state = b"".join(p.read_bytes() for p in (isolated_env / "state").rglob("*") if p.is_file())
+    for secret in (cloud_env["OS_PASSWORD"], "sk-never-shown"):
+        assert secret not in out and secret not in err
+        assert secret.encode() not in state
+    run_main(capsys, "destroy", run_id, "--yes")
