@@ -100,12 +100,8 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "public_key": public_key}
     with open_session(flags, verbosity=_verbosity(verbose, quiet), twin=twin) as session:
         require_cloud_credentials(session.settings)
-        confirm = _confirmer(yes)
-        if not plan_only and confirm is None:
-            raise ConfirmationRequired("this run creates a lease, a server and a floating IP",
-                                       hint="pass --yes to confirm without a terminal, or --plan-only")
         doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
-                                      name=name, keep_on_failure=keep_on_failure, confirm=confirm))
+                                      name=name, keep_on_failure=keep_on_failure, confirm=_confirmer(yes)))
         _emit(doc) if json_ else summary(session.streams.out, doc)
 
 

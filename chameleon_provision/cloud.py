@@ -154,9 +154,6 @@ class Cloud:
         self.run("keypair", "delete", name, output="none")
 
     # networks and floating IPs
-    def network_id(self, name: str) -> str:
-        return str(self.run("network", "show", name, "-c", "id")["id"])
-
     def floating_ips(self) -> list[FloatingIP]:
         return [_fip(r) for r in self.run("floating", "ip", "list", "--long") or []]
 

@@ -53,18 +53,23 @@ def read_public_key(path: Path) -> LocalKey:
         text = path.read_text(encoding="utf-8", errors="replace").strip()
     except OSError as exc:
         raise InputError(f"cannot read public key {path}: {exc.strerror}", hint="pass --public-key PATH") from exc
-    match = _KEY_LINE.match(text.splitlines()[0] if text else "")
+    public_key, fingerprint = parse_key_line(text.splitlines()[0] if text else "", str(path))
+    private = path.with_suffix("") if path.suffix == ".pub" else None
+    return LocalKey(public_path=path, private_path=private if private and private.exists() else None,
+                    public_key=public_key, fingerprint=fingerprint)
+
+
+def parse_key_line(line: str, where: str) -> tuple[str, str]:
+    """('type base64', Nova's fingerprint: MD5 of the key blob as colon-separated hex)."""
+    match = _KEY_LINE.match(line.strip())
     if not match:
-        raise InputError(f"{path} is not an OpenSSH public key", hint="pass the .pub file, e.g. ~/.ssh/id_ed25519.pub")
+        raise InputError(f"{where} is not an OpenSSH public key", hint="pass the .pub file, e.g. ~/.ssh/id_ed25519.pub")
     try:
         blob = base64.b64decode(match.group(2), validate=True)
     except ValueError as exc:
-        raise InputError(f"{path} has a damaged key (bad base64)") from exc
+        raise InputError(f"{where} has a damaged key (bad base64)") from exc
     digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
-    private = path.with_suffix("") if path.suffix == ".pub" else None
-    return LocalKey(public_path=path, private_path=private if private and private.exists() else None,
-                    public_key=f"{match.group(1)} {match.group(2)}",
-                    fingerprint=":".join(digest[i:i + 2] for i in range(0, 32, 2)))
+    return f"{match.group(1)} {match.group(2)}", ":".join(digest[i:i + 2] for i in range(0, 32, 2))
 
 
 def find_local_key(explicit: Path | None, key_dir: Path | None = None) -> LocalKey | None:
@@ -88,8 +93,8 @@ def generate_key(directory: Path) -> LocalKey:
     private_bytes = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                       serialization.NoEncryption())
     public_line = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    probe = read_public_key_text(public_line.decode())
-    private_path = directory / f"id_ed25519_{probe.fingerprint.replace(':', '')[:12]}"
+    _, fingerprint = parse_key_line(public_line.decode(), "the generated key")
+    private_path = directory / f"id_ed25519_{fingerprint.replace(':', '')[:12]}"
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(private_bytes)
@@ -97,15 +102,6 @@ def generate_key(directory: Path) -> LocalKey:
     public_path = private_path.with_suffix(".pub")
     public_path.write_text(public_line.decode() + " chameleon-provision\n", encoding="utf-8")
     return read_public_key(public_path)
-
-
-def read_public_key_text(line: str) -> LocalKey:
-    match = _KEY_LINE.match(line.strip())
-    if not match:
-        raise InputError("not an OpenSSH public key")
-    digest = hashlib.md5(base64.b64decode(match.group(2)), usedforsecurity=False).hexdigest()
-    return LocalKey(Path("-"), None, f"{match.group(1)} {match.group(2)}",
-                    ":".join(digest[i:i + 2] for i in range(0, 32, 2)))
 
 
 def decide_key(cloud: Cloud, explicit: Path | None, key_dir: Path | None = None) -> KeyDecision:

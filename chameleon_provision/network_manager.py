@@ -28,21 +28,27 @@ class AddressPlan:
     reason: str
 
 
+def reusable_address(cloud: Cloud) -> FloatingIP | None:
+    """An unattached address this tool created earlier (never someone else's)."""
+    return next((f for f in cloud.floating_ips() if f.port_id in (None, "") and f.description.startswith(MARK)),
+                None)
+
+
 def plan_address(cloud: Cloud) -> AddressPlan:
     """Reuse an unattached address this tool created earlier, else plan a new one."""
-    for fip in cloud.floating_ips():
-        if fip.port_id in (None, "") and fip.description.startswith(MARK):
-            return AddressPlan("reuse", fip.address, f"unattached address {fip.address} from an earlier run")
+    fip = reusable_address(cloud)
+    if fip is not None:
+        return AddressPlan("reuse", fip.address, f"unattached address {fip.address} from an earlier run")
     return AddressPlan("create", None, "a new floating IP from the public network")
 
 
 def acquire_address(cloud: Cloud, recorder: Recorder, store: StateStore, site: str, public_network: str
                     ) -> FloatingIP:
-    for fip in cloud.floating_ips():
-        if fip.port_id in (None, "") and fip.description.startswith(MARK):
-            hand_over(store, "floating_ip", fip.id, recorder.run_id)
-            recorder.note("floating_ip", fip.description, site, fip.id, "created", address=fip.address, reused=True)
-            return fip
+    fip = reusable_address(cloud)
+    if fip is not None:
+        hand_over(store, "floating_ip", fip.id, recorder.run_id)
+        recorder.note("floating_ip", fip.description, site, fip.id, "created", address=fip.address, reused=True)
+        return fip
     name = description(recorder.run_id)
     with recorder.creating("floating_ip", name, site) as confirm:
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from .ai_client import AIClient
@@ -93,7 +92,3 @@ def choose_node(ai: AIClient, req: Requirements, candidates: Sequence[NodeCandid
     first = candidates[0]
     note = f" (AI: {outcome.note})" if outcome.note and ai.enabled else ""
     return to_choice(first, "rules", first.reason + note), list(candidates)
-
-
-def describe_need(req: Requirements) -> dict[str, Any]:
-    return {"gpu": asdict(req.gpu), "cpu_cores": req.cpu_cores, "ram_gb": req.ram_gb, "arch": req.arch}

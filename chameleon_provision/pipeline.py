@@ -55,6 +55,9 @@ def check_cloud(session: Session, site: str) -> None:
 def run(session: Session, options: RunOptions) -> dict[str, Any]:
     settings = session.settings
     progress = session.streams.progress
+    if not options.plan_only and options.confirm is None:  # refuse before cloning or any cloud call
+        raise ConfirmationRequired("this run creates a lease, a server and a floating IP",
+                                   hint="pass --yes to confirm without a terminal, or --plan-only")
     run_id = new_run_id()
     check_cloud(session, settings.site)
     with open_repository(options.source) as checkout:
@@ -66,10 +69,7 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
         return document(plan, "plan", session.stats())
     summary = (f"Create a {plan.lease.hours:g} h lease on {plan.node.node_type} at {plan.node.site}, "
                f"a server with {plan.image.image.name} and a floating IP?")
-    if options.confirm is None:
-        raise ConfirmationRequired("this run creates cloud resources and needs confirmation",
-                                   hint="pass --yes, or run it on a terminal")
-    if not options.confirm(summary):
+    if options.confirm is None or not options.confirm(summary):
         raise ProvisionError("cancelled; nothing was created")
     session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=plan.node.site, mode="provision")
     session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .availability import SiteHosts, failover_order, first_available, load_site_hosts
 from .errors import NoCapacityError, NoMatchError
-from .hardware_rules import NodeCandidate, rank_candidates
+from .hardware_rules import rank_candidates
 from .image_selector import choose_image
 from .key_manager import decide_key
 from .models import ImageRecord, LeaseWindow, Requirements
@@ -149,6 +149,3 @@ def _no_capacity(checked: list[Any], lease: LeaseWindow) -> NoCapacityError:
                f"{soonest.next_free:%Y-%m-%d %H:%M} UTC"
     return NoCapacityError(f"no free node for {lease.hours:g} h among {tried}{when}",
                            hint="try a shorter --hours, another --node-type, or later")
-
-
-__all__ = ["NodeCandidate", "Pins", "make_plan"]

@@ -133,15 +133,13 @@ class BlazarHost:
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> BlazarHost:
-        reservable = rec.get("reservable", True)
-        if isinstance(reservable, str):
-            reservable = reservable.lower() == "true"
-        disabled = rec.get("disabled", False)
-        if isinstance(disabled, str):
-            disabled = disabled.lower() == "true"
+        def flag(name: str, default: bool) -> bool:  # Blazar sends capabilities as "True"/"False" strings
+            value = rec.get(name, default)
+            return value.lower() == "true" if isinstance(value, str) else bool(value)
+
         return cls(id=str(rec.get("id", "")), hypervisor_hostname=str(rec.get("hypervisor_hostname", "")),
-                   node_type=str(rec.get("node_type", "")), reservable=bool(reservable) and not disabled,
-                   uid=str(rec.get("uid", "")))
+                   node_type=str(rec.get("node_type", "")),
+                   reservable=flag("reservable", True) and not flag("disabled", False), uid=str(rec.get("uid", "")))
 
 
 def reservable_nodes(nodes: Iterable[NodeRecord], hosts: Iterable[BlazarHost]) -> list[tuple[NodeRecord, BlazarHost]]:

@@ -15,7 +15,7 @@ from .config import Settings
 from .console import Streams
 from .models import NodeRecord
 from .openstack_cli import OpenStackRunner, SubprocessRunner
-from .resource_discovery import DiscoveryClient
+from .resource_discovery import DiscoveryClient, parse_node
 from .state import StateStore
 
 RunnerFactory = Callable[[Mapping[str, str], float], OpenStackRunner]
@@ -59,8 +59,6 @@ class Session:
         return [s.site, *[site for site in s.site_auth_urls if site != s.site]]
 
     def nodes(self, sites: list[str]) -> list[NodeRecord]:
-        from .resource_discovery import parse_node
-
         out: list[NodeRecord] = []
         known = {item.get("name") for item in self.cache.get_or_load(f"sites-{self.settings.api_url}",
                                                                       self.discovery.sites)}

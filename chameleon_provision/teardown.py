@@ -50,9 +50,6 @@ class TeardownResult:
     removed: tuple[str, ...]
     left: tuple[str, ...]  # "kind name: why" for anything that could not be removed
 
-    def commands(self, records: list[ResourceRecord]) -> list[str]:
-        return [manual_command(r) for r in records]
-
 
 def manual_command(r: ResourceRecord) -> str:
     ref = r.cloud_id or r.name
