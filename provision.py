@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from chameleon_provision import __version__
-from chameleon_provision.errors import ConfirmationRequired, ProvisionError
+from chameleon_provision.errors import (
+    ChecksFailed,
+    ConfirmationRequired,
+    ExitCode,
+    Interrupted,
+    ProvisionError,
+    TeardownIncomplete,
+)
 from chameleon_provision.twin.cli import twin_group
 
 
@@ -26,10 +35,6 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _verbosity(verbose: int, quiet: bool) -> int:
-    return -1 if quiet else verbose
-
-
 def _emit(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=2))
 
@@ -42,15 +47,36 @@ def _confirmer(yes: bool) -> Callable[[str], bool] | None:
     return None
 
 
+@dataclass
+class Common:
+    """Options every command takes; `main()` reads `json` and `traceback` from here to report errors."""
+
+    json: bool = False
+    verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose, 2 debug
+    traceback: bool = False
+    env_file: Path | None = None
+
+
 def common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds the shared options and hands the command one `Common` (also kept on the click context)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, json_: bool, verbose: int, quiet: bool, traceback: bool, env_file: Path | None,
+                **kwargs: Any) -> Any:
+        opts = click.get_current_context().ensure_object(Common)
+        opts.json, opts.verbosity, opts.traceback, opts.env_file = json_, -1 if quiet else verbose, traceback, env_file
+        return fn(*args, opts=opts, **kwargs)
+
     for option in reversed([
         click.option("json_", "--json", is_flag=True, help="Print one JSON document on stdout."),
         click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
         click.option("--traceback", is_flag=True, help="Show the Python traceback on errors."),
+        click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="A dotenv file of settings, trusted like the environment."),
     ]):
-        fn = option(fn)
-    return fn
+        wrapper = option(wrapper)
+    return wrapper
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,8 +112,7 @@ def cli() -> None:
 @common
 def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None, site: str | None,
        node_type: str | None, image: str | None, hours: float | None, max_hours: float | None, name: str | None,
-       public_key: Path | None, keep_on_failure: bool, twin: bool, json_: bool, verbose: int, quiet: bool,
-       traceback: bool) -> None:
+       public_key: Path | None, keep_on_failure: bool, twin: bool, opts: Common) -> None:
     """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
     from chameleon_provision.app import open_session
     from chameleon_provision.config import require_cloud_credentials
@@ -98,11 +123,11 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
 
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "public_key": public_key}
-    with open_session(flags, verbosity=_verbosity(verbose, quiet), twin=twin) as session:
+    with open_session(flags, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin) as session:
         require_cloud_credentials(session.settings)
         doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
                                       name=name, keep_on_failure=keep_on_failure, confirm=_confirmer(yes)))
-        _emit(doc) if json_ else summary(session.streams.out, doc)
+        _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 
 @cli.command(name="analyze")
@@ -110,39 +135,38 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
 @click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
 @click.option("--model", help="AI model name.")
 @common
-def analyze_cmd(repo: str, ai: str | None, model: str | None, json_: bool, verbose: int, quiet: bool,
-                traceback: bool) -> None:
+def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> None:
     """Print what REPO needs (hardware, OS, frameworks) with the evidence."""
     from chameleon_provision.analyze_command import analyze_document, render_analysis
     from chameleon_provision.app import open_session
 
-    with open_session({"ai": ai, "model": model}, verbosity=_verbosity(verbose, quiet)) as session:
+    with open_session({"ai": ai, "model": model}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         doc = analyze_document(session, repo)
-        _emit(doc) if json_ else render_analysis(session.streams.out, doc)
+        _emit(doc) if opts.json else render_analysis(session.streams.out, doc)
 
 
 @cli.command(name="status")
 @common
-def status(json_: bool, verbose: int, quiet: bool, traceback: bool) -> None:
+def status(opts: Common) -> None:
     """List my runs: their leases, servers, addresses and time left."""
     from chameleon_provision.app import open_session
     from chameleon_provision.render import status_document, status_table
 
-    with open_session({}, verbosity=_verbosity(verbose, quiet)) as session:
+    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         runs = [(r, session.store.resources(r.run_id)) for r in session.store.runs()]
-        _emit(status_document(runs)) if json_ else status_table(session.streams.out, runs)
+        _emit(status_document(runs)) if opts.json else status_table(session.streams.out, runs)
 
 
 @cli.command(name="destroy")
 @click.argument("run_id")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @common
-def destroy(run_id: str, yes: bool, json_: bool, verbose: int, quiet: bool, traceback: bool) -> None:
+def destroy(run_id: str, yes: bool, opts: Common) -> None:
     """Delete the lease, server and floating IP that RUN_ID created."""
     from chameleon_provision.app import open_session
     from chameleon_provision.teardown import teardown
 
-    with open_session({}, verbosity=_verbosity(verbose, quiet)) as session:
+    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         session.store.run(run_id)  # unknown id -> StateError before anything else
         live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
         if live:
@@ -156,34 +180,34 @@ def destroy(run_id: str, yes: bool, json_: bool, verbose: int, quiet: bool, trac
         result = teardown(session.store, run_id, session.cloud, session.streams.progress)
         session.store.update_run(run_id, status="destroyed" if not result.left else "destroy-incomplete")
         doc = {"schema_version": 1, "run_id": run_id, "removed": list(result.removed), "left": list(result.left)}
-        if json_:
-            _emit(doc)
-        else:
+        if not opts.json:
             session.streams.out.print(f"Run {run_id}: removed {len(result.removed)} resources"
                                       + ("" if not result.removed else ": " + ", ".join(result.removed)))
-        if result.left:  # the document above already lists them; no second JSON document
-            click.echo(f"Error: could not remove: {'; '.join(result.left)}", err=True)
-            click.get_current_context().exit(5)
+        if result.left:  # the error document carries `removed` and `left`
+            raise TeardownIncomplete(f"could not remove: {'; '.join(result.left)}", details=doc)
+        if opts.json:
+            _emit(doc)
 
 
 @cli.command(name="doctor")
 @common
-def doctor(json_: bool, verbose: int, quiet: bool, traceback: bool) -> None:
+def doctor(opts: Common) -> None:
     """Check the environment: openstack CLI, credentials, endpoints, AI, state."""
     from chameleon_provision.app import open_session
     from chameleon_provision.doctor import run_checks
 
-    with open_session({}, verbosity=_verbosity(verbose, quiet)) as session:
+    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         checks = run_checks(session)
-        if json_:
-            _emit({"schema_version": 1, "checks": [c.__dict__ for c in checks]})
-        else:
+        doc = {"schema_version": 1, "checks": [c.__dict__ for c in checks]}
+        if not opts.json:
             for c in checks:
                 mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
                 session.streams.out.print(f"{mark} {c.name}: {c.detail}", highlight=False)
-        if not all(c.ok for c in checks):
-            click.echo("Error: some checks failed; see above", err=True)
-            click.get_current_context().exit(1)
+        failed = [c.name for c in checks if not c.ok]
+        if failed:
+            raise ChecksFailed(f"failing checks: {', '.join(failed)}", hint="see the lines above", details=doc)
+        if opts.json:
+            _emit(doc)
 
 
 cli.add_command(twin_group)
@@ -191,28 +215,27 @@ cli.add_command(twin_group)
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one place errors become a message and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    opts = Common()
     try:
-        rv = cli.main(args=args, prog_name="provision", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+        cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="provision", standalone_mode=False,
+                 obj=opts)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        sys.exit(ExitCode.BAD_INPUT if isinstance(exc, click.UsageError) else exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _report(Interrupted("interrupted"), opts)
     except ProvisionError as exc:
-        if "--traceback" in args:
+        if opts.traceback:
             raise
-        line = f"Error: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
-        click.echo(line, err=True)
-        if "--json" in args:
-            click.echo(json.dumps({"schema_version": 1, "error": {"type": type(exc).__name__, "message": exc.message,
-                                                                  "hint": exc.hint, "exit_code": exc.exit_code}}))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        _report(exc, opts)
+    sys.exit(ExitCode.OK)
+
+
+def _report(exc: ProvisionError, opts: Common) -> None:
+    click.echo(f"Error: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), err=True)
+    if opts.json:
+        _emit(exc.document())
+    sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

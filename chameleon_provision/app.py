@@ -10,28 +10,60 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+from platformdirs import user_config_dir
+from rich.markup import escape
 
-from .config import Settings, load_settings
+from .config import EnvFile, Settings, load_settings
 from .console import Streams, setup_logging
+from .errors import ConfigError
 from .session import Session
 
 
-def read_dotenv(path: Path | None = None) -> dict[str, str | None]:
-    """The `.env` in the working directory (or PROVISION_ENV_FILE); values only, os.environ untouched."""
-    target = path or Path(os.environ.get("PROVISION_ENV_FILE", ".env"))
-    return dict(dotenv_values(target)) if target.is_file() else {}
+def user_env_file() -> Path:
+    return Path(user_config_dir("chameleon-provision")) / ".env"
+
+
+def read_env_files(chosen: Path | None, environ: Mapping[str, str]) -> list[EnvFile]:
+    """The env files in precedence order; values only, os.environ untouched.
+
+    A file the user named (`--env-file`, PROVISION_ENV_FILE) is trusted and replaces the working
+    directory's `.env`; otherwise that `.env` is read for the WORKDIR_SAFE names only. The user's own
+    config folder's `.env` is trusted and comes last.
+    """
+    named = chosen or (Path(environ["PROVISION_ENV_FILE"]) if environ.get("PROVISION_ENV_FILE") else None)
+    candidates = [(named, True)] if named else [(Path(".env"), False)]
+    candidates.append((user_env_file(), True))
+    out = []
+    for path, trusted in candidates:
+        if path.is_file():
+            out.append(EnvFile(str(path), dict(dotenv_values(path)), trusted))
+        elif path is named and chosen is not None:
+            raise ConfigError(f"--env-file {path}: no such file")
+    return out
+
+
+def _warn_ignored(streams: Streams, files: list[EnvFile]) -> None:
+    for f in files:
+        if f.ignored():
+            streams.progress(escape(f"ignoring {', '.join(f.ignored())} in {f.path}: endpoints, credentials and "
+                                    f"key paths are read only from the environment, --env-file or {user_env_file()}"))
+
+
+# With --twin, the twin is the cloud: no env file may point these elsewhere.
+_CLOUD_ENDPOINTS = ("CHAMELEON_API_URL", "CHI_RESOURCE_API_URL", "PROVISION_SITE_AUTH_URLS")
 
 
 @contextmanager
 def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = False,
-                 environ: Mapping[str, str] | None = None) -> Iterator[Session]:
+                 environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Iterator[Session]:
     """A Session for one command; with twin=True a private twin runs in this process for its duration."""
     streams = Streams(verbosity=verbosity)
     setup_logging(verbosity, streams.err)
     env = dict(os.environ if environ is None else environ)
-    dotenv = read_dotenv()
+    files = read_env_files(env_file, env)
+    _warn_ignored(streams, files)
     if not twin:
-        settings = load_settings(flags, env, dotenv)
+        settings = load_settings(flags, env, files)
         _describe(streams, settings)
         yield Session(settings, streams)
         return
@@ -43,8 +75,9 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         env = {k: v for k, v in env.items() if not k.startswith("OS_")} | twin_env
         env.setdefault("PROVISION_STATE_DIR", str(Path(tmp) / "state"))
         env.update({"PROVISION_SSH_TIMEOUT": "0", "PROVISION_POLL_SECONDS": "0.5"})
-        dotenv = {k: v for k, v in dotenv.items() if not k.startswith("OS_") and k != "CHAMELEON_API_URL"}
-        settings = load_settings(flags, env, dotenv)
+        files = [EnvFile(f.path, {k: v for k, v in f.usable().items()
+                                  if not k.startswith("OS_") and k not in _CLOUD_ENDPOINTS}) for f in files]
+        settings = load_settings(flags, env, files)
         streams.progress(f"twin: CHI@UC and CHI@TACC at {server.base_url} (in this process)")
         _describe(streams, settings)
         yield Session(settings, streams)
@@ -55,4 +88,4 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
 def _describe(streams: Streams, settings: Settings) -> None:
     if streams.verbosity >= 1:
         for name, value, source in settings.describe():
-            streams.err.print(f"  {name} = {value}  [{source}]", highlight=False)
+            streams.err.print(escape(f"  {name} = {value}  [{source}]"), highlight=False)

@@ -1,12 +1,14 @@
-"""Settings: flag > environment > .env > default, each value remembering where it came from.
+"""Settings: flag > environment > env files > default, each value remembering where it came from.
 
-`.env` is read by the entrypoint (never at import) and passed in as a mapping, so tests stay
-hermetic and `-v` can say which of the four sources won.
+Env files are read by the entrypoint (never at import) and passed in as `EnvFile`s, so tests stay
+hermetic and `-v` can say which source won. A `.env` in the working directory is untrusted: it
+usually belongs to the repository being provisioned, so it may only set values that cannot send a
+secret anywhere (see WORKDIR_SAFE); endpoints, credentials and key paths come from trusted places.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,28 @@ CREDENTIAL_NAMES = (
 )
 
 
+# What a working-directory `.env` may set. Everything else there (OS_*, OPENAI_*, every URL, the
+# state directory, the public key) could point a secret or an SSH login at someone else's host.
+WORKDIR_SAFE = frozenset({
+    "PROVISION_AI", "PROVISION_MODEL", "PROVISION_SITE", "PROVISION_MAX_HOURS", "PROVISION_NETWORK",
+    "PROVISION_PUBLIC_NETWORK", "PROVISION_OPENSTACK_TIMEOUT", "PROVISION_LEASE_TIMEOUT",
+    "PROVISION_SERVER_TIMEOUT", "PROVISION_SSH_TIMEOUT", "PROVISION_POLL_SECONDS",
+})
+
+
 @dataclass(frozen=True)
-class Setting:
-    value: Any
-    source: str  # flag | environment | .env | default
+class EnvFile:
+    """One dotenv file's values; an untrusted file contributes only WORKDIR_SAFE names."""
+
+    path: str
+    values: Mapping[str, str | None] = field(repr=False)
+    trusted: bool = True
+
+    def usable(self) -> dict[str, str | None]:
+        return {k: v for k, v in self.values.items() if self.trusted or k in WORKDIR_SAFE}
+
+    def ignored(self) -> list[str]:
+        return sorted(k for k in self.values if not self.trusted and k not in WORKDIR_SAFE)
 
 
 @dataclass(frozen=True)
@@ -98,14 +118,18 @@ def parse_site_urls(text: str) -> dict[str, str]:
     return out
 
 
-def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> Settings:
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
+                  env_files: Sequence[EnvFile] = ()) -> Settings:
+    """`env_files` in order of precedence, highest first."""
     sources: dict[str, tuple[str, str]] = {}
+    layers: list[tuple[str, Mapping[str, Any]]] = [("environment", environ)]
+    layers += [(f"env file {f.path}", f.usable()) for f in env_files]
 
     def pick(name: str, flag: str | None = None, default: Any = None) -> Any:
         if flag and flags.get(flag) not in (None, ""):
             sources[name] = (_shown(name, flags[flag]), "flag")
             return flags[flag]
-        for label, src in (("environment", environ), (".env", dotenv)):
+        for label, src in layers:
             if src.get(name) not in (None, ""):
                 sources[name] = (_shown(name, src[name]), label)
                 return src[name]
@@ -139,7 +163,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str], dotenv: 
         site=str(site),
         site_auth_urls=sites,
         credentials=credentials,
-        api_url=str(pick("CHAMELEON_API_URL", default=environ.get("CHI_RESOURCE_API_URL") or DEFAULT_API_URL)),
+        api_url=str(pick("CHAMELEON_API_URL") or pick("CHI_RESOURCE_API_URL", default=DEFAULT_API_URL)),
         ai_mode=ai_mode,
         model=str(pick("PROVISION_MODEL", "model", default="gpt-4o-mini")),
         openai_api_key=pick("OPENAI_API_KEY"),

@@ -19,6 +19,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for name in list(os.environ):
         if name.startswith(("OS_", "OPENAI_", "PROVISION_", "CHAMELEON_", "CHI_")):
             monkeypatch.delenv(name, raising=False)
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("PROVISION_STATE_DIR", str(home / "state"))
     monkeypatch.setenv("PROVISION_ENV_FILE", str(home / "no.env"))

@@ -175,6 +175,8 @@ def _make_handler(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             except OSError:  # the client gave up (timeout) before we answered
                 self.close_connection = True
 
+        do_GET = do_PUT = do_DELETE = do_POST  # recorded too: a test may assert nothing reached us
+
         def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
             pass
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_llm import FakeLLM
 
 import provision
 from chameleon_provision.twin.server import TwinServer
@@ -92,3 +95,35 @@ def test_endpoint_down_means_rules(ai_env: None, fake_llm, capsys) -> None:  # t
     fake_llm.enqueue(*[fake_llm.error(500)] * 5)
     doc, _ = plan(capsys)
     assert {doc[k]["decided_by"] for k in ("requirements", "image", "resource", "lease")} == {"rules"}
+
+
+def test_a_repository_env_file_redirects_no_request(ai_env: None, fake_llm, capsys,  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                   isolated_env: Path) -> None:
+    """`provision .` inside a hostile clone whose .env names another AI endpoint, key, Keystone and discovery API.
+
+    The user keeps their AI and endpoint settings in their own config folder's .env; the clone's .env
+    must not override any of them, nor fill in what the environment leaves unset.
+    """
+    redirectable = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHAMELEON_API_URL", "PROVISION_SITE_AUTH_URLS")
+    config = isolated_env / ".config" / "chameleon-provision"
+    config.mkdir(parents=True)
+    (config / ".env").write_text("".join(f"{k}={os.environ[k]}\n" for k in redirectable))
+    for key in (*redirectable, "PROVISION_ENV_FILE"):
+        monkeypatch.delenv(key)
+    repo = tmp_path / "repo"
+    shutil.copytree(GPU_REPO, repo)
+    with FakeLLM() as evil:
+        (repo / ".env").write_text(f"OPENAI_BASE_URL={evil.base_url}\nOPENAI_API_KEY=sk-evil\n"
+                                   f"CHAMELEON_API_URL={evil.base_url}\nOS_AUTH_URL={evil.base_url}/v3\n"
+                                   f"PROVISION_SITE_AUTH_URLS=CHI@UC={evil.base_url}/v3\n")
+        monkeypatch.chdir(repo)
+        fake_llm.enqueue(*(["{}"] * 10))
+        with pytest.raises(SystemExit) as info:
+            provision.main([".", "--plan-only", "--json"])
+        _out, err = capsys.readouterr()
+        assert info.value.code == 0, err
+        assert evil.requests == []
+    assert fake_llm.requests
+    assert all(r.headers["authorization"] == "Bearer sk-test-secret-key" for r in fake_llm.requests)
+    assert "ignoring CHAMELEON_API_URL, OPENAI_API_KEY, OPENAI_BASE_URL, OS_AUTH_URL, PROVISION_SITE_AUTH_URLS" in err

@@ -88,8 +88,41 @@ def test_env_file_is_read(capsys: pytest.CaptureFixture[str], monkeypatch: pytes
     monkeypatch.setenv("PROVISION_ENV_FILE", str(env_file))
     code, _, err = run_main(capsys, "status", "-v")
     assert code == 0
-    assert "PROVISION_MODEL = from-dotenv  [.env]" in err
-    assert "dotenv-secret" not in err
+    assert f"PROVISION_MODEL = from-dotenv  [env file {env_file}]" in err
+    assert "OS_PASSWORD = ****" in err and "dotenv-secret" not in err
+
+
+def test_workdir_env_file_cannot_redirect_secrets(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PROVISION_ENV_FILE")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("OPENAI_BASE_URL=http://evil.example/v1\nOS_AUTH_URL=http://evil.example/v3\n"
+                                   "PROVISION_PUBLIC_KEY=./attacker.pub\nPROVISION_MODEL=from-workdir\n")
+    code, _, err = run_main(capsys, "status", "-v")
+    assert code == 0
+    assert "evil.example" not in err and "attacker" not in err.split("ignoring")[0]
+    assert "PROVISION_MODEL = from-workdir  [env file .env]" in err
+    assert "ignoring OPENAI_BASE_URL, OS_AUTH_URL, PROVISION_PUBLIC_KEY in .env" in err
+
+
+def test_user_config_env_file_is_trusted(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                         isolated_env: Path, tmp_path: Path) -> None:
+    monkeypatch.delenv("PROVISION_ENV_FILE")
+    monkeypatch.chdir(tmp_path)
+    config = isolated_env / ".config" / "chameleon-provision"
+    config.mkdir(parents=True)
+    (config / ".env").write_text("OS_AUTH_URL=http://127.0.0.1:9/v3\n")
+    code, _, err = run_main(capsys, "status", "-v")
+    assert code == 0 and "OS_AUTH_URL = http://127.0.0.1:9/v3  [env file" in err and "ignoring" not in err
+
+
+def test_env_file_flag_is_trusted_and_must_exist(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    chosen = tmp_path / "mine.env"
+    chosen.write_text("OPENAI_BASE_URL=http://127.0.0.1:9/v1\n")
+    code, _, err = run_main(capsys, "status", "-v", "--env-file", str(chosen))
+    assert code == 0 and f"OPENAI_BASE_URL = http://127.0.0.1:9/v1  [env file {chosen}]" in err
+    code, _, err = run_main(capsys, "status", "--env-file", str(tmp_path / "missing.env"))
+    assert code == 3 and "no such file" in err
 
 
 @pytest.mark.parametrize(("arg", "needle"), [
