@@ -114,11 +114,11 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
        node_type: str | None, image: str | None, hours: float | None, max_hours: float | None, name: str | None,
        public_key: Path | None, keep_on_failure: bool, twin: bool, opts: Common) -> None:
     """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
-    from chameleon_provision.app import open_session
+    from chameleon_provision.commands.render import summary
     from chameleon_provision.config import require_cloud_credentials
-    from chameleon_provision.pipeline import RunOptions, run
-    from chameleon_provision.planner import Pins
-    from chameleon_provision.render import summary
+    from chameleon_provision.pipeline.planner import Pins
+    from chameleon_provision.pipeline.run import RunOptions, run
+    from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.repo_analyzer import classify_source
 
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
@@ -137,8 +137,8 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
 @common
 def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> None:
     """Print what REPO needs (hardware, OS, frameworks) with the evidence."""
-    from chameleon_provision.analyze_command import analyze_document, render_analysis
-    from chameleon_provision.app import open_session
+    from chameleon_provision.commands.analyze import analyze_document, render_analysis
+    from chameleon_provision.pipeline.startup import open_session
 
     with open_session({"ai": ai, "model": model}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         doc = analyze_document(session, repo)
@@ -149,8 +149,8 @@ def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> N
 @common
 def status(opts: Common) -> None:
     """List my runs: their leases, servers, addresses and time left."""
-    from chameleon_provision.app import open_session
-    from chameleon_provision.render import status_document, status_table
+    from chameleon_provision.commands.render import status_document, status_table
+    from chameleon_provision.pipeline.startup import open_session
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         runs = [(r, session.store.resources(r.run_id)) for r in session.store.runs()]
@@ -163,8 +163,8 @@ def status(opts: Common) -> None:
 @common
 def destroy(run_id: str, yes: bool, opts: Common) -> None:
     """Delete the lease, server and floating IP that RUN_ID created."""
-    from chameleon_provision.app import open_session
-    from chameleon_provision.teardown import teardown
+    from chameleon_provision.pipeline.startup import open_session
+    from chameleon_provision.pipeline.teardown import teardown
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         session.store.run(run_id)  # unknown id -> StateError before anything else
@@ -193,8 +193,8 @@ def destroy(run_id: str, yes: bool, opts: Common) -> None:
 @common
 def doctor(opts: Common) -> None:
     """Check the environment: openstack CLI, credentials, endpoints, AI, state."""
-    from chameleon_provision.app import open_session
-    from chameleon_provision.doctor import run_checks
+    from chameleon_provision.commands.doctor import run_checks
+    from chameleon_provision.pipeline.startup import open_session
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         checks = run_checks(session)

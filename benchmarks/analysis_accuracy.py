@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from catalog import images, judge  # noqa: E402
 from catalog import nodes as hand_nodes  # noqa: E402
 
-from chameleon_provision.hardware_rules import rules_choice  # noqa: E402
-from chameleon_provision.image_rules import rules_image  # noqa: E402
+from chameleon_provision.decisions.hardware_rules import rules_choice  # noqa: E402
+from chameleon_provision.decisions.image_rules import rules_image  # noqa: E402
 from chameleon_provision.models import ImageRecord, NodeRecord  # noqa: E402
 from chameleon_provision.repo_analyzer import analyze  # noqa: E402
 
@@ -36,7 +36,7 @@ SITES = {"uc": "CHI@UC", "tacc": "CHI@TACC"}
 def load_catalog(kind: str, shared: Path) -> tuple[list[NodeRecord], str]:
     if kind in ("auto", "twin"):
         try:
-            from chameleon_provision.resource_discovery import parse_node
+            from chameleon_provision.cloud.resource_discovery import parse_node
             from chameleon_provision.twin.inventory import node_records  # type: ignore[import-not-found]
 
             found = [parse_node(r, region) for uid, region in SITES.items() for r in node_records(uid)]
@@ -49,7 +49,7 @@ def load_catalog(kind: str, shared: Path) -> tuple[list[NodeRecord], str]:
         samples = shared / "chameleon-samples"
         files = {uid: samples / f"refapi_nodes_{uid}_collection.json" for uid in SITES}
         if all(f.is_file() for f in files.values()):
-            from chameleon_provision.resource_discovery import parse_node
+            from chameleon_provision.cloud.resource_discovery import parse_node
 
             found = [parse_node(item, SITES[uid]) for uid, f in files.items()
                      for item in json.loads(f.read_text())["items"]]

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chameleon_provision.openstack_cli import find_openstack
+from chameleon_provision.cloud.openstack_cli import find_openstack
 from chameleon_provision.twin.server import TwinServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from platformdirs import user_state_dir
 
-from .errors import ConfigError
+from chameleon_provision.errors import ConfigError
 
 # Chameleon's published bare-metal sites (reference/chameleon.md §7).
 CHAMELEON_SITES: dict[str, str] = {
@@ -25,6 +25,8 @@ CHAMELEON_SITES: dict[str, str] = {
     "CHI@NU": "https://sl-ciab.northwestern.edu:5000/v3",
     "CHI@NRP": "https://chi.nrp.ai:5000/v3",
 }
+AIMode = Literal["auto", "on", "off"]
+AI_MODES: tuple[str, ...] = get_args(AIMode)
 DEFAULT_API_URL = "https://api.chameleoncloud.org"
 MAX_LEASE_HOURS = 168  # Chameleon refuses leases over 7 days
 SECRET_NAMES = ("OS_PASSWORD", "OS_APPLICATION_CREDENTIAL_SECRET", "OPENAI_API_KEY", "OS_TOKEN", "OS_CLIENT_SECRET")
@@ -68,7 +70,7 @@ class Settings:
     site_auth_urls: Mapping[str, str]
     credentials: Mapping[str, str] = field(repr=False)
     api_url: str = DEFAULT_API_URL
-    ai_mode: str = "auto"
+    ai_mode: AIMode = "auto"
     model: str = "gpt-4o-mini"
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
@@ -143,9 +145,10 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
     site = pick("PROVISION_SITE", "site", default=credentials.get("OS_REGION_NAME") or "CHI@UC")
     if "OS_REGION_NAME" in credentials and "OS_AUTH_URL" in credentials:
         sites.setdefault(credentials["OS_REGION_NAME"], credentials["OS_AUTH_URL"])
-    ai_mode = str(pick("PROVISION_AI", "ai", default="auto")).lower()
-    if ai_mode not in ("auto", "on", "off"):
-        raise ConfigError(f"PROVISION_AI must be auto, on or off, not {ai_mode!r}")
+    raw_mode = str(pick("PROVISION_AI", "ai", default="auto")).lower()
+    if raw_mode not in AI_MODES:
+        raise ConfigError(f"PROVISION_AI must be auto, on or off, not {raw_mode!r}")
+    ai_mode = cast(AIMode, raw_mode)
     public_key = pick("PROVISION_PUBLIC_KEY", "public_key")
 
     def number(name: str, flag: str | None, default: float, *, zero_ok: bool = False) -> float:

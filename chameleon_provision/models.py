@@ -94,7 +94,9 @@ class ImageRecord:
     id: str
     name: str
     status: str = "active"
-    architecture: str = "x86_64"
+    # Glance's properties where the listing carried them, "" where it did not: decisions.image_rules.info
+    # is the one place that reads an image (properties first, then Chameleon's naming).
+    architecture: str = ""
     build_os: str = ""
     build_variant: str = ""  # base | gpu (CUDA) | rocm | arm64 ...
     properties: tuple[tuple[str, str], ...] = ()

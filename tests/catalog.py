@@ -3,7 +3,7 @@ and the supported images (§4). One NodeRecord per host, so candidate host count
 
 from __future__ import annotations
 
-from chameleon_provision.gpu_models import gpu_memory_gb
+from chameleon_provision.decisions.gpu_models import gpu_memory_gb
 from chameleon_provision.models import ImageRecord, NodeRecord
 
 UC, TACC = "CHI@UC", "CHI@TACC"
@@ -90,7 +90,7 @@ CLASS_ORDER = ("cpu", "gpu_small", "gpu_large", "multi-gpu")
 def effective_class(node: NodeRecord, catalog: list[NodeRecord]) -> str:
     """The node's class, except that a vendor whose GPUs only come several to a node (AMD MI100 on
     Chameleon, see the corpus README) is classed by one GPU: that is the smallest unit one can reserve."""
-    from chameleon_provision.hardware_rules import node_class
+    from chameleon_provision.decisions.hardware_rules import node_class
 
     cls = node_class(node)
     if cls == "multi-gpu":

@@ -60,7 +60,8 @@ class _Queued:
 class FakeLLM:
     """The server; use the `fake_llm` fixture, or `with FakeLLM() as llm:` outside pytest."""
 
-    rejects_response_format: bool = False
+    rejects_response_format: bool = False  # answers 400 to any response_format
+    rejected_formats: tuple[str, ...] = ()  # answers 400 to these response_format types only
     requests: list[RecordedRequest] = field(default_factory=list)
     _queue: deque[_Queued] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,7 +126,8 @@ class FakeLLM:
             self.requests.append(RecordedRequest(path, headers, body))
         if path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             return 404, _error_body(ErrorReply(404, f"no route {path}", "invalid_request_error"))
-        if self.rejects_response_format and "response_format" in body:
+        fmt = body.get("response_format")
+        if fmt and (self.rejects_response_format or fmt.get("type") in self.rejected_formats):
             return 400, _error_body(ErrorReply(400, "response_format is not supported by this model",
                                                "invalid_request_error", "unsupported_parameter"))
         with self._lock:

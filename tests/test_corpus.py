@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from catalog import images, judge, nodes
 
-from chameleon_provision.hardware_rules import rules_choice
-from chameleon_provision.image_rules import image_fits, info, rules_image
+from chameleon_provision.decisions.hardware_rules import rules_choice
+from chameleon_provision.decisions.image_rules import image_fits, info, rules_image
 from chameleon_provision.repo_analyzer import analyze
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from catalog import TACC, UC, nodes
 
-from chameleon_provision.errors import NoMatchError
-from chameleon_provision.hardware_rules import (
+from chameleon_provision.decisions.hardware_rules import (
     adequate,
     compute_capability,
     node_class,
@@ -14,6 +13,7 @@ from chameleon_provision.hardware_rules import (
     resource_properties_valid,
     rules_choice,
 )
+from chameleon_provision.errors import NoMatchError
 from chameleon_provision.models import GpuNeed, Requirements
 
 CATALOG = nodes()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from catalog import TACC, UC, images, nodes
 
+from chameleon_provision.decisions.image_rules import image_fits, image_shortlist, info, rules_image
 from chameleon_provision.errors import NoMatchError
-from chameleon_provision.image_rules import image_fits, image_shortlist, info, rules_image
 from chameleon_provision.models import GpuNeed, ImageRecord, Requirements
 
 CATALOG = nodes()

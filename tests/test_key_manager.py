@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from chameleon_provision.cloud.key_manager import find_local_key, generate_key, read_public_key
 from chameleon_provision.errors import InputError
-from chameleon_provision.key_manager import find_local_key, generate_key, read_public_key
 
 
 def test_generated_private_key_is_0600_and_reused(tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chameleon_provision.errors import AuthenticationError, CloudUnreachableError, OpenStackError
-from chameleon_provision.openstack_cli import (
+from chameleon_provision.cloud.openstack_cli import (
     SubprocessRunner,
     classify,
     cli_environment,
@@ -16,6 +15,7 @@ from chameleon_provision.openstack_cli import (
     error_line,
     parse_json_output,
 )
+from chameleon_provision.errors import AuthenticationError, CloudUnreachableError, OpenStackError
 
 NOISE = "Could not load 'reservation_host_unset': module 'blazarclient.v1.shell_commands.hosts' has no attribute"
 

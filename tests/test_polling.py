@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from chameleon_provision.cloud.polling import wait_for_status
 from chameleon_provision.errors import ProvisioningFailed
-from chameleon_provision.polling import wait_for_status
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from chameleon_provision.errors import DiscoveryError
-from chameleon_provision.resource_discovery import (
+from chameleon_provision.cloud.resource_discovery import (
     BlazarHost,
     DiscoveryClient,
     busy_host_ids,
@@ -17,6 +16,7 @@ from chameleon_provision.resource_discovery import (
     reservable_nodes,
     site_uid,
 )
+from chameleon_provision.errors import DiscoveryError
 
 API = "http://discovery.invalid"
 

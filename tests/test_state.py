@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from chameleon_provision.errors import OpenStackError, StateError
-from chameleon_provision.state import StateStore, hand_over
-from chameleon_provision.teardown import Recorder
+from chameleon_provision.state.recorder import Recorder
+from chameleon_provision.state.store import StateStore, hand_over
 
 
 def test_resources_are_recorded_before_create_and_confirmed_after(tmp_path: Path) -> None:

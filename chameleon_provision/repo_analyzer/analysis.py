@@ -9,13 +9,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..models import Requirements
-from . import code, parsers_build, parsers_launch, parsers_native, parsers_other, parsers_python, readme
-from .facts import Fact, FactSink, path_scope
-from .rules import decide
-from .scanner import RepoFile, Scan, scan
-from .signals import category_of, confidence_of
+from chameleon_provision.errors import InputError
+from chameleon_provision.models import Requirements
+from chameleon_provision.repo_analyzer import (
+    code,
+    parsers_build,
+    parsers_launch,
+    parsers_native,
+    parsers_other,
+    parsers_python,
+    readme,
+)
+from chameleon_provision.repo_analyzer.facts import Fact, FactSink, path_scope
+from chameleon_provision.repo_analyzer.rules import decide
+from chameleon_provision.repo_analyzer.scanner import RepoFile, Scan, scan
+from chameleon_provision.repo_analyzer.signals import category_of, confidence_of
 
 log = logging.getLogger(__name__)
 

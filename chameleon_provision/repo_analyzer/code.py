@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from .facts import FactSink
-from .packages import install_command
-from .parsers_launch import launch_line
-from .scanner import RepoFile
+from chameleon_provision.repo_analyzer.facts import FactSink
+from chameleon_provision.repo_analyzer.packages import install_command
+from chameleon_provision.repo_analyzer.parsers_launch import launch_line
+from chameleon_provision.repo_analyzer.scanner import RepoFile
 
 _CPU_FALLBACK = re.compile(r"cuda\.is_available\(\)\s*else\s*['\"]cpu|['\"]cuda['\"]\s+if\s+\w+(?:\.\w+)*"
                            r"\.cuda\.is_available\(\)|device\s*=\s*['\"]cpu['\"]|--device['\"].*default=['\"]cpu")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..models import GpuNeed
-from .facts import Fact
-from .signals import category_of
+from chameleon_provision.models import GpuNeed
+from chameleon_provision.repo_analyzer.facts import Fact
+from chameleon_provision.repo_analyzer.signals import category_of
 
 _RUNTIME_NAMES = {"runtime.python": "Python", "runtime.r": "R", "runtime.julia": "Julia"}
 
@@ -41,7 +41,8 @@ def reason(gpu: GpuNeed, evidence: list[Fact], cuda: Fact | None, frameworks: tu
         text = f"GPU optional, main workload on {size}" + (
             f"; CPU path: {_short(cpu)}" if cpu else (f": {_short(lead)}" if lead else ""))
     elif gpu.required == "optional":
-        text = "CPU main path, GPU optional" + (f": {_short(cpu or lead)}" if (cpu or lead) else "")
+        either = cpu or lead
+        text = "CPU main path, GPU optional" + (f": {_short(either)}" if either else "")
     else:
         files = sorted({f.evidence.file for f in evidence})[:3]
         text = "no GPU signals" + (f"; stack: {', '.join(frameworks[:5])}" if frameworks else "") + (

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..models import Evidence
-from .signals import confidence_of
+from chameleon_provision.models import Evidence
+from chameleon_provision.repo_analyzer.signals import confidence_of
 
 Scope = Literal["main", "full", "reduced", "aux", "ignored"]
 

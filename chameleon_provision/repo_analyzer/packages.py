@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .facts import FactSink
+from chameleon_provision.repo_analyzer.facts import FactSink
 
 # name -> (vendor, confidence); exact names after normalise()
 GPU_ONLY: dict[str, tuple[str, float]] = {

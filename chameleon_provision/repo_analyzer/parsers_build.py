@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from .facts import FactSink
-from .packages import install_command, rocm_from_tag
-from .parsers_launch import launch_line
-from .scanner import RepoFile
+from chameleon_provision.repo_analyzer.facts import FactSink
+from chameleon_provision.repo_analyzer.packages import install_command, rocm_from_tag
+from chameleon_provision.repo_analyzer.parsers_launch import launch_line
+from chameleon_provision.repo_analyzer.scanner import RepoFile
 
 _UBUNTU = re.compile(r"ubuntu[-_:]?(\d{2})\.?(04|10)(?!\d)", re.I)
 _CODENAMES = {"bionic": "18.04", "focal": "20.04", "jammy": "22.04", "noble": "24.04"}

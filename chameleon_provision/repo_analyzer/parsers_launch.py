@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import re
 
-from .facts import FactSink
-from .packages import install_command
-from .scanner import RepoFile
+from chameleon_provision.repo_analyzer.facts import FactSink
+from chameleon_provision.repo_analyzer.packages import install_command
+from chameleon_provision.repo_analyzer.scanner import RepoFile
 
 _NPROC = re.compile(r"--nproc[_-]per[_-]node[= ](\d+)")
 _NUM_PROCESSES = re.compile(r"--num[_-]processes[= ](\d+)")
@@ -136,7 +136,8 @@ def parse_launch_config(f: RepoFile, sink: FactSink) -> None:
     if dist or "num_processes" in keys or "compute_environment" in keys:
         if cpu:
             where = keys.get("use_cpu") or dist
-            sink.add("launch.cpu", "cpu", where[1], where[2])  # type: ignore[index]
+            if where:  # `cpu` is true only through one of the two
+                sink.add("launch.cpu", "cpu", where[1], where[2])
             return
         if dist and dist[0].upper() in ("MULTI_GPU", "DEEPSPEED", "FSDP", "MEGATRON_LM"):
             sink.add("launch.multi_gpu", "any", dist[1], dist[2])

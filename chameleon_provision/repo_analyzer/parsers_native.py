@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .facts import FactSink
-from .scanner import RepoFile, Scan
+from chameleon_provision.repo_analyzer.facts import FactSink
+from chameleon_provision.repo_analyzer.scanner import RepoFile, Scan
 
 _CUDA = re.compile(r"\bnvcc\b|\$\(CUDA_PATH\)|\$\{?CUDA_(?:HOME|PATH|TOOLKIT_ROOT_DIR)|/usr/local/cuda|-lcudart\b|"
                    r"-lcublas\b|-lcuda\b|-gencode\b|-arch=sm_\d+|--gpu-architecture|enable_language\s*\(\s*CUDA\s*\)|"

@@ -6,8 +6,8 @@ import json
 import re
 from collections.abc import Sequence
 
-from .facts import FactSink, line_of
-from .scanner import RepoFile
+from chameleon_provision.repo_analyzer.facts import FactSink, line_of
+from chameleon_provision.repo_analyzer.scanner import RepoFile
 
 # R and Julia packages that put work on a GPU (R's torch/tensorflow/keras bind the same libraries).
 _R_GPU = {"gpur": "nvidia", "cuda.ml": "nvidia", "gpumatrix": "nvidia"}

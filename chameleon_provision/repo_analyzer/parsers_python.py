@@ -8,9 +8,9 @@ import re
 import tomllib
 from typing import Any
 
-from .facts import FactSink, line_of
-from .packages import index_url, requirement
-from .scanner import RepoFile
+from chameleon_provision.repo_analyzer.facts import FactSink, line_of
+from chameleon_provision.repo_analyzer.packages import index_url, requirement
+from chameleon_provision.repo_analyzer.scanner import RepoFile
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from .facts import FactSink, Scope
-from .packages import install_command
-from .parsers_launch import launch_line
-from .scanner import RepoFile
-from .statements import AMD, GPU_WORD, NVIDIA, Sentence, extract
+from chameleon_provision.repo_analyzer.facts import FactSink, Scope
+from chameleon_provision.repo_analyzer.packages import install_command
+from chameleon_provision.repo_analyzer.parsers_launch import launch_line
+from chameleon_provision.repo_analyzer.scanner import RepoFile
+from chameleon_provision.repo_analyzer.statements import AMD, GPU_WORD, NVIDIA, Sentence, extract
 
 SKIP_HEADING = re.compile(r"(?i)^\W*(sponsors?|supporters?|backers|funding|acknowledg\w*|thanks|credits|citation|"
                           r"citing|cite|bibtex|references?|licen[cs]e|news|changelog|change\s*log|changes|release\s+"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from ..models import Evidence, GpuNeed, Requirements
-from .explain import frameworks, reason
-from .facts import Fact
-from .signals import category_of
+from chameleon_provision.models import Evidence, GpuNeed, GpuRequired, GpuVendor, Requirements
+from chameleon_provision.repo_analyzer.explain import frameworks, reason
+from chameleon_provision.repo_analyzer.facts import Fact
+from chameleon_provision.repo_analyzer.signals import category_of
 
 SCOPE_WEIGHT = {"main": 1.0, "full": 0.7, "reduced": 0.6, "aux": 0.5, "ignored": 0.0}
 VENDORS = ("nvidia", "amd", "intel")
@@ -68,7 +68,7 @@ class _Facts:
         return max(found, key=lambda f: (SCOPE_WEIGHT[f.scope] * f.confidence, str(f.value)), default=None)
 
 
-def _vendor(fs: _Facts) -> str:
+def _vendor(fs: _Facts) -> GpuVendor:
     """Evidence mass per vendor (best weight per file, summed): a ROCm project with one CUDA Dockerfile is AMD."""
     mass = dict.fromkeys(VENDORS, 0.0)
     best: dict[tuple[str, str], float] = {}
@@ -160,6 +160,7 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     # a CPU recipe the docs or configs give; `cuda if available else cpu` in code is no such recipe
     cpu_recipe = fs.score("cpu_ok", "cpu_only", signals_excluded=("code.cpu_fallback",), flat=True)
     evidence: list[Fact] = []
+    required: GpuRequired
     if hard >= HARD_GPU:
         required = "optional" if cpu_recipe >= CPU_PATH else "yes"
         gpu_main = True
@@ -185,7 +186,8 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     if required == "optional":
         evidence += fs.top("cpu_ok", scopes=("main", "full", "reduced", "aux"), n=2)
 
-    count, memory, vendor, cc = 0, None, "none", None
+    count, memory, cc = 0, None, None
+    vendor: GpuVendor = "none"
     if required != "no":
         vendor = _vendor(fs)
     if gpu_main:
@@ -208,8 +210,7 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     evidence += [f for f in (cuda, rocm, os_fact, arch) if f is not None]
     if required == "no":
         evidence += fs.top("framework", "runtime", "info", n=3)
-    gpu = GpuNeed(required=required, count=count, min_memory_gb=memory, vendor=vendor,  # type: ignore[arg-type]
-                  min_compute_capability=cc)
+    gpu = GpuNeed(required=required, count=count, min_memory_gb=memory, vendor=vendor, min_compute_capability=cc)
     confidence = {"yes": hard, "optional": max(hard, soft, optional), "no": 1.0 - max(hard, soft) * 0.8}[required]
     unique = list({(f.evidence.file, f.evidence.line, f.signal): f for f in evidence}.values())
     unique.sort(key=lambda f: f.scope != "main")  # the main workload's evidence first, stable otherwise

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, RepositoryError
+from chameleon_provision.errors import InputError, RepositoryError
 
 log = logging.getLogger(__name__)
 

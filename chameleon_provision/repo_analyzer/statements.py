@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .facts import FactSink, Scope
+from chameleon_provision.repo_analyzer.facts import FactSink, Scope
 
 # Memory per GPU (GB), most specific names first; vendor data sheets.
 GPU_MEMORY: tuple[tuple[str, int], ...] = (
@@ -180,8 +180,8 @@ def _hardware(s: Sentence, sink: FactSink, *, required: bool, negated: bool = Fa
             from_models.append(float(mem))
     for form in _MEM_FORMS:
         stated += [float(m.group("mem")) for m in form.finditer(text) if 4 <= float(m.group("mem")) <= 640]
-    if not counts and (m := _COUNT.search(text)):
-        word = m.group("count").lower()
+    if not counts and (count_match := _COUNT.search(text)):
+        word = count_match.group("count").lower()
         counts.append(int(word) if word.isdigit() else _WORDS.get(word, 1))
     elif not counts and _MULTI.search(text) and kind == "requirement":
         counts.append(2)  # "requires multiple GPUs"; "users with multiple GPUs can..." is no count

@@ -1,0 +1,1 @@
+"""Cloud adapters: the one `openstack` runner, typed operations, discovery, and one module per resource."""

@@ -1,0 +1,86 @@
+"""Network and public address: sharednet1, one floating IP, and exactly that IP on the server."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chameleon_provision.cloud.operations import Cloud, FloatingIP
+from chameleon_provision.errors import OpenStackError, ProvisioningFailed
+from chameleon_provision.state.recorder import Recorder
+from chameleon_provision.state.store import StateStore, hand_over
+
+log = logging.getLogger(__name__)
+MARK = "chameleon-provision"  # description prefix of every address this tool creates
+
+
+def description(run_id: str) -> str:
+    return f"{MARK} run {run_id}"
+
+
+@dataclass(frozen=True)
+class AddressPlan:
+    action: str  # reuse | create
+    address: str | None
+    reason: str
+
+
+def reusable_address(cloud: Cloud) -> FloatingIP | None:
+    """An unattached address this tool created earlier (never someone else's)."""
+    return next((f for f in cloud.floating_ips() if f.port_id in (None, "") and f.description.startswith(MARK)),
+                None)
+
+
+def plan_address(cloud: Cloud) -> AddressPlan:
+    """Reuse an unattached address this tool created earlier, else plan a new one."""
+    fip = reusable_address(cloud)
+    if fip is not None:
+        return AddressPlan("reuse", fip.address, f"unattached address {fip.address} from an earlier run")
+    return AddressPlan("create", None, "a new floating IP from the public network")
+
+
+def acquire_address(cloud: Cloud, recorder: Recorder, store: StateStore, site: str, public_network: str
+                    ) -> FloatingIP:
+    fip = reusable_address(cloud)
+    if fip is not None:
+        hand_over(store, "floating_ip", fip.id, recorder.run_id)
+        recorder.note("floating_ip", fip.description, site, fip.id, "created", address=fip.address, reused=True)
+        return fip
+    name = description(recorder.run_id)
+    with recorder.creating("floating_ip", name, site) as confirm:
+        try:
+            fip = cloud.floating_ip_create(public_network, name)
+        except OpenStackError as exc:
+            if "No more IP addresses" in exc.message or "Quota exceeded" in exc.message:
+                raise ProvisioningFailed(f"no floating IP available at {site}: {exc.message}",
+                                         hint="release unused addresses with `openstack floating ip delete`") from exc
+            raise
+        confirm(fip.id, address=fip.address)
+    return fip
+
+
+def attach_address(cloud: Cloud, server_id: str, fip: FloatingIP) -> None:
+    """Attach exactly this address (never an arbitrary free one) and check the server shows it."""
+    cloud.server_add_floating_ip(server_id, fip.address)
+    server = cloud.server_show(server_id)
+    if not server.has_address(fip.address):
+        raise ProvisioningFailed(f"{fip.address} was attached but server {server_id} does not show it")
+
+
+def wait_for_ssh(address: str, timeout: float, progress: Callable[[str], None], *, port: int = 22,
+                 interval: float = 5.0) -> bool | None:
+    """TCP-poll port 22; bare metal is ACTIVE a few minutes before sshd answers. None: not checked."""
+    if timeout <= 0:
+        return None
+    deadline = time.monotonic() + timeout
+    progress(f"waiting for SSH on {address}:{port} (up to {timeout:.0f} s)")
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=min(5.0, interval)):
+                return True
+        except OSError:
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    return False

@@ -1,0 +1,193 @@
+"""Typed OpenStack operations over the runner: the CLI's JSON becomes frozen records here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chameleon_provision.cloud.openstack_cli import OpenStackRunner, decode_listish
+from chameleon_provision.errors import OpenStackError
+from chameleon_provision.models import ImageRecord
+
+
+@dataclass(frozen=True)
+class Keypair:
+    name: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class FloatingIP:
+    id: str
+    address: str
+    port_id: str | None
+    fixed_address: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    resource_type: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    id: str
+    name: str
+    status: str
+    start_date: str
+    end_date: str
+    reservations: tuple[Reservation, ...]
+
+    @property
+    def host_reservation_id(self) -> str | None:
+        """The physical:host reservation's id: the Nova hint needs this, not the lease id."""
+        return next((r.id for r in self.reservations if r.resource_type == "physical:host"), None)
+
+
+@dataclass(frozen=True)
+class Server:
+    id: str
+    name: str
+    status: str
+    addresses: Mapping[str, tuple[str, ...]]
+    fault: str = ""
+
+    def has_address(self, address: str) -> bool:
+        return any(address in ips for ips in self.addresses.values())
+
+
+def _lease(data: Mapping[str, Any]) -> Lease:
+    reservations = tuple(
+        Reservation(id=str(r.get("id", "")), resource_type=str(r.get("resource_type", "")),
+                    status=str(r.get("status", "")))
+        for r in decode_listish(data.get("reservations"))
+    )
+    return Lease(id=str(data["id"]), name=str(data.get("name", "")), status=str(data.get("status", "")),
+                 start_date=str(data.get("start_date", "")), end_date=str(data.get("end_date", "")),
+                 reservations=reservations)
+
+
+def _addresses(value: Any) -> dict[str, tuple[str, ...]]:
+    # OSC prints {"sharednet1": ["10.0.0.5", "192.5.87.10"]}; older versions print "net=ip, ip".
+    if isinstance(value, Mapping):
+        return {k: tuple(v if isinstance(v, list) else [v]) for k, v in value.items()}
+    out: dict[str, tuple[str, ...]] = {}
+    for part in str(value or "").split(";"):
+        if "=" in part:
+            net, ips = part.split("=", 1)
+            out[net.strip()] = tuple(ip.strip() for ip in ips.split(","))
+    return out
+
+
+def _server(data: Mapping[str, Any]) -> Server:
+    fault = data.get("fault")
+    if isinstance(fault, str) and fault.startswith("{"):
+        fault = json.loads(fault)
+    message = fault.get("message", "") if isinstance(fault, Mapping) else str(fault or "")
+    return Server(id=str(data["id"]), name=str(data.get("name", "")), status=str(data.get("status", "")),
+                  addresses=_addresses(data.get("addresses")), fault=message)
+
+
+def _fip(data: Mapping[str, Any]) -> FloatingIP:
+    def get(*keys: str) -> Any:
+        return next((data[k] for k in keys if data.get(k) not in (None, "")), None)
+
+    return FloatingIP(id=str(get("id", "ID")), address=str(get("floating_ip_address", "Floating IP Address")),
+                      port_id=get("port_id", "Port"), fixed_address=get("fixed_ip_address", "Fixed IP Address"),
+                      description=str(get("description", "Description") or ""))
+
+
+class Cloud:
+    """The OpenStack operations the pipeline needs, one method per CLI command."""
+
+    def __init__(self, runner: OpenStackRunner) -> None:
+        self.runner = runner
+
+    def run(self, *args: str, output: str = "json") -> Any:
+        return self.runner.run(list(args), output=output)
+
+    # identity
+    def token_issue(self) -> Mapping[str, Any]:
+        return self.run("token", "issue")
+
+    # images and flavors
+    def images(self) -> list[ImageRecord]:
+        """Active images; `image list` prints no properties, so decisions.image_rules reads their names."""
+        rows = self.run("image", "list", "--status", "active") or []
+        return [ImageRecord(id=str(r["ID"]), name=str(r["Name"]), status=str(r.get("Status", "active")))
+                for r in rows]
+
+    def image_properties(self, image_id: str) -> Mapping[str, Any]:
+        data = self.run("image", "show", image_id)
+        props = data.get("properties") or {}
+        return props if isinstance(props, Mapping) else {}
+
+    # keypairs
+    def keypairs(self) -> list[Keypair]:
+        return [Keypair(r["Name"], r.get("Fingerprint", "")) for r in self.run("keypair", "list") or []]
+
+    def keypair_create(self, name: str, public_key_file: str) -> Keypair:
+        data = self.run("keypair", "create", "--public-key", public_key_file, name)
+        return Keypair(data["name"], data.get("fingerprint", ""))
+
+    def keypair_delete(self, name: str) -> None:
+        self.run("keypair", "delete", name, output="none")
+
+    # networks and floating IPs
+    def floating_ips(self) -> list[FloatingIP]:
+        return [_fip(r) for r in self.run("floating", "ip", "list", "--long") or []]
+
+    def floating_ip_create(self, network: str, description: str) -> FloatingIP:
+        return _fip(self.run("floating", "ip", "create", "--description", description, network))
+
+    def floating_ip_delete(self, address_or_id: str) -> None:
+        self.run("floating", "ip", "delete", address_or_id, output="none")
+
+    # servers
+    def server_create(self, *, name: str, image: str, key_name: str, network: str, reservation_id: str,
+                      flavor: str = "baremetal") -> Server:
+        return _server(self.run("server", "create", "--flavor", flavor, "--image", image, "--key-name", key_name,
+                                "--network", network, "--hint", f"reservation={reservation_id}", name))
+
+    def server_show(self, server_id: str) -> Server:
+        return _server(self.run("server", "show", server_id))
+
+    def server_delete(self, server_id: str) -> None:
+        self.run("server", "delete", server_id, output="none")
+
+    def server_add_floating_ip(self, server_id: str, address: str) -> None:
+        self.run("server", "add", "floating", "ip", server_id, address, output="none")
+
+    # Blazar
+    def hosts(self) -> list[Mapping[str, Any]]:
+        # The default columns omit reservable/disabled; -c ignores a column no host has.
+        return list(self.run("reservation", "host", "list", "-c", "id", "-c", "hypervisor_hostname", "-c", "uid",
+                             "-c", "node_type", "-c", "reservable", "-c", "disabled") or [])
+
+    def allocations(self) -> list[Mapping[str, Any]]:
+        return list(self.run("reservation", "allocation", "list", "host") or [])
+
+    def lease_create(self, *, name: str, resource_properties: Sequence[Any], start: str, end: str) -> Lease:
+        props = json.dumps(list(resource_properties), separators=(",", ":"))
+        args = ["reservation", "lease", "create", "--reservation",
+                f"min=1,max=1,resource_type=physical:host,resource_properties={props}", "--end-date", end]
+        if start != "now":
+            args += ["--start-date", start]
+        data = self.run(*args, name, output="lease")
+        if not isinstance(data, Mapping) or "id" not in data:
+            raise OpenStackError("`openstack reservation lease create` returned no lease id")
+        return _lease(data)
+
+    def lease_show(self, lease_id: str) -> Lease:
+        return _lease(self.run("reservation", "lease", "show", lease_id))
+
+    def lease_delete(self, lease_id: str) -> None:
+        self.run("reservation", "lease", "delete", lease_id, output="none")
+
+    def leases(self) -> list[Mapping[str, Any]]:
+        return list(self.run("reservation", "lease", "list", "-c", "id", "-c", "name", "-c", "status") or [])

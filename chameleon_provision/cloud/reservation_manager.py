@@ -1,0 +1,40 @@
+"""The Blazar lease: creating it and waiting for ACTIVE (its length is decided in decisions.lease)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chameleon_provision.cloud.operations import Cloud, Lease
+from chameleon_provision.cloud.polling import wait_for_status
+from chameleon_provision.errors import NoCapacityError, OpenStackError, ProvisioningFailed
+from chameleon_provision.models import LeaseWindow
+from chameleon_provision.state.recorder import Recorder
+
+
+def create_lease(cloud: Cloud, recorder: Recorder, *, name: str, site: str, resource_properties: Any,
+                 lease: LeaseWindow) -> Lease:
+    with recorder.creating("lease", name, site, {"resource_properties": resource_properties}) as confirm:
+        try:
+            created = cloud.lease_create(name=name, resource_properties=resource_properties,
+                                         start=lease.start, end=lease.end)
+        except OpenStackError as exc:
+            if "Not enough" in exc.message:
+                raise NoCapacityError(f"Blazar at {site} refused the lease: {exc.message.split(': ', 1)[-1]}") from exc
+            raise
+        confirm(created.id, end=lease.end)
+    return created
+
+
+def wait_active(cloud: Cloud, lease: Lease, *, timeout: float, poll: float,
+                progress: Callable[[str], None]) -> Lease:
+    def failed(current: Lease) -> ProvisioningFailed:
+        return ProvisioningFailed(f"lease {lease.name} went {current.status} before it was usable",
+                                  hint="retry; Chameleon leases fail to start when a node is unhealthy")
+
+    active = wait_for_status(lambda: cloud.lease_show(lease.id), label=f"lease {lease.name}", ready="ACTIVE",
+                             failed=("ERROR", "TERMINATED", "DELETED"), timeout=timeout, poll=poll,
+                             progress=progress, on_failed=failed)
+    if not active.host_reservation_id:
+        raise ProvisioningFailed(f"lease {lease.id} is ACTIVE but has no physical:host reservation")
+    return active

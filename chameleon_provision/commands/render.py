@@ -1,0 +1,108 @@
+"""Human output: rich summaries of a plan or run, and the status table. JSON goes out unrendered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from chameleon_provision.state.store import ResourceRecord, RunRecord
+
+
+def summary(console: Console, doc: dict[str, Any]) -> None:
+    req, res, img, lease = doc["requirements"], doc["resource"], doc["image"], doc["lease"]
+    gpu = req["gpu"]
+    hw = res["hardware"]
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    add = table.add_row
+
+    def row(label: str, text: str) -> None:  # repository text and reasons may hold [brackets]
+        add(label, escape(text))
+
+    row("repository", f"{doc['repo']['source']}" + (f" @ {doc['repo']['commit'][:10]}"
+                                                               if doc["repo"]["commit"] else ""))
+    need = "no GPU" if gpu["required"] == "no" else (
+        f"GPU {gpu['required']}: {gpu['count']}x {gpu['vendor']}"
+        + (f" ≥{gpu['min_memory_gb']:g} GB" if gpu["min_memory_gb"] else ""))
+    row("needs", f"{need}; frameworks: {', '.join(req['frameworks']) or '-'} [{req['decided_by']}]")
+    gpu_hw = f", {hw['gpu_count']}x {hw['gpu_model']} ({hw['gpu_memory_gb']} GB)" if hw["gpu_count"] else ""
+    row("node", f"{res['node_type']} at {res['site']} ({hw['arch']}, {hw['cpu_threads']} threads, "
+                  f"{hw['ram_gb']} GB{gpu_hw}); {res['available_hosts']} free [{res['decided_by']}]")
+    row("", res["reason"])
+    row("image", f"{img['name']} [{img['decided_by']}] {img['reason']}")
+    row("lease", f"{lease['hours']:g} h until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
+    for note in doc.get("notes", []):
+        row("note", note)
+    if doc["mode"] == "provision":
+        row("lease id", str(lease.get("id")))
+        row("server", f"{doc['server']['name']} ({doc['server']['id']}) {doc['server']['status']}")
+        row("address", str(doc["floating_ip"]))
+    stats = doc["stats"]
+    row("took", f"{stats['seconds']} s, {stats['openstack_calls']} openstack calls, "
+                  f"{stats['ai_calls']} AI calls")
+    console.print(table)
+    if doc["mode"] == "provision":
+        if doc.get("ssh_reachable") is False:
+            console.print("[yellow]SSH did not answer yet; bare metal can take a few more minutes.[/yellow]")
+        console.print(f"\n  [bold green]{doc['ssh_command']}[/bold green]\n")
+        console.print(f"  remove it with: provision destroy {doc['run_id']}")
+    else:
+        console.print("\nPlan only: nothing was created.")
+
+
+def time_left(lease_end: str | None) -> str:
+    if not lease_end:
+        return "-"
+    try:
+        end = datetime.strptime(lease_end, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        return lease_end
+    left = end - datetime.now(UTC)
+    if left.total_seconds() <= 0:
+        return "ended"
+    hours, rem = divmod(int(left.total_seconds()), 3600)
+    return f"{hours}h{rem // 60:02d}m"
+
+
+def status_table(console: Console, runs: list[tuple[RunRecord, list[ResourceRecord]]]) -> None:
+    if not runs:
+        console.print("No runs recorded.")
+        return
+    # The run id already starts with its creation time (MMDDHHMM, UTC), so no date column.
+    table = Table("run", "site", "status", "lease", "server", "address", "left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for column in table.columns:
+        column.no_wrap = True
+    ready = []
+    for run, resources in runs:
+        def ref(kind: str, resources: list[ResourceRecord] = resources) -> str:
+            live = [r for r in resources if r.kind == kind and r.live]
+            if not live:
+                return "-"
+            r = live[0]
+            return str(r.detail.get("address") or (r.cloud_id or r.name)[:8])
+
+        live = any(r.live and r.kind != "keypair" for r in resources)
+        table.add_row(run.run_id, run.site, run.status, ref("lease"),
+                      ref("server"), ref("floating_ip"), time_left(run.lease_end) if live else "-")
+        if live and run.ssh_command:
+            ready.append(f"{run.run_id}: {run.ssh_command}")
+    console.print(table)
+    for line in ready:
+        console.print(escape(line), highlight=False)
+
+
+def status_document(runs: list[tuple[RunRecord, list[ResourceRecord]]]) -> dict[str, Any]:
+    return {"schema_version": 1, "runs": [
+        {"run_id": run.run_id, "created_at": run.created_at, "source": run.source, "site": run.site,
+         "status": run.status, "lease_end": run.lease_end, "time_left": time_left(run.lease_end),
+         "ssh_command": run.ssh_command,
+         "resources": [{"kind": r.kind, "name": r.name, "id": r.cloud_id, "status": r.status,
+                        **({"address": r.detail["address"]} if "address" in r.detail else {})} for r in resources]}
+        for run, resources in runs]}

@@ -1,0 +1,1 @@
+"""The four decisions (requirements, image, node, lease): answer models, prompts, rules, checks."""

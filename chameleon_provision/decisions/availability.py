@@ -1,0 +1,69 @@
+"""Step 7: which candidates have a free host over the lease window (one allocations query per site)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chameleon_provision.cloud.operations import Cloud
+from chameleon_provision.cloud.resource_discovery import (
+    BlazarHost,
+    busy_host_ids,
+    next_free,
+    reservable_nodes,
+)
+from chameleon_provision.decisions.hardware_rules import NodeCandidate
+from chameleon_provision.models import NodeRecord
+
+
+@dataclass(frozen=True)
+class SiteHosts:
+    nodes: tuple[tuple[NodeRecord, BlazarHost], ...]
+    allocations: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Availability:
+    candidate: NodeCandidate
+    free_hosts: int
+    total_hosts: int
+    next_free: datetime | None
+
+
+def _matches(node: NodeRecord, c: NodeCandidate) -> bool:
+    hw = c.hardware
+    # liqid (1 or 2 A100s) and p100_nvlink (2 or 4 P100s) differ only in GPU count
+    return (node.site == c.site and node.node_type == c.node_type and node.gpu_model == hw.gpu_model
+            and node.gpu_count == hw.gpu_count)
+
+
+def load_site_hosts(cloud: Cloud, nodes: Sequence[NodeRecord]) -> SiteHosts:
+    hosts = [BlazarHost.from_record(h) for h in cloud.hosts()]
+    return SiteHosts(tuple(reservable_nodes(nodes, hosts)), tuple(cloud.allocations()))
+
+
+def check(candidate: NodeCandidate, site_hosts: SiteHosts, start: datetime, end: datetime) -> Availability:
+    mine = [h for n, h in site_hosts.nodes if _matches(n, candidate)]
+    busy = busy_host_ids(site_hosts.allocations, start, end)
+    free = [h for h in mine if h.id not in busy]
+    when = None if free else next_free(site_hosts.allocations, [h.id for h in mine], start)
+    return Availability(candidate, len(free), len(mine), when)
+
+
+def failover_order(candidates: Sequence[NodeCandidate], first: NodeCandidate) -> list[NodeCandidate]:
+    """The chosen candidate, then the next adequate types at its site, then the other sites."""
+    rest = [c for c in candidates if c is not first]
+    return [first, *[c for c in rest if c.site == first.site], *[c for c in rest if c.site != first.site]]
+
+
+def first_available(order: Sequence[NodeCandidate], hosts_for: Callable[[str], SiteHosts], start: datetime,
+                    end: datetime) -> tuple[Availability | None, list[Availability]]:
+    checked: list[Availability] = []
+    for candidate in order:
+        result = check(candidate, hosts_for(candidate.site), start, end)
+        checked.append(result)
+        if result.free_hosts > 0:
+            return result, checked
+    return None, checked

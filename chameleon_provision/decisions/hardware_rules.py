@@ -1,0 +1,266 @@
+"""Node choice by rules: every adequate (site, node type, hardware variant), smallest adequate first.
+
+Order for a GPU workload: the right vendor ("any" means NVIDIA first), current generations before
+legacy ones (K80/M40/P100), fewest GPUs, least memory per GPU that still fits, then the preferred
+site, then plain hosts before composable/special ones, less RAM and fewer threads, more hosts. So
+an RTX 6000 is offered before an A100, and an A100 before an H100. A CPU workload gets plain compute
+nodes first and GPU nodes last. Node types that mix hardware (compute_gigaio, compute_liqid,
+gpu_v100, gpu_p100_nvlink) are split per variant and reserved with a filter on the GPU model or
+count, so the host Blazar hands out really has that GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chameleon_provision.errors import NoMatchError
+from chameleon_provision.models import GpuNeed, NodeRecord, Requirements
+
+NODE_CLASSES = ("cpu", "gpu_small", "gpu_large", "multi-gpu")
+LEGACY_CC = 7.0  # older than Volta: dropped by current CUDA/PyTorch builds, ranked last
+_CC: tuple[tuple[str, float], ...] = (
+    ("H200", 9.0), ("H100", 9.0), ("L40", 8.9), ("L4", 8.9), ("A100", 8.0), ("A30", 8.0), ("A40", 8.6),
+    ("A10", 8.6), ("RTX 6000", 7.5), ("RTX 8000", 7.5), ("T4", 7.5), ("V100", 7.0), ("P100", 6.0), ("P40", 6.1),
+    ("M40", 5.2), ("K80", 3.7),
+)
+_SPECIAL = re.compile(r"^(storage|fpga|compute_nvdimm|compute_gigaio|compute_liqid)|_ib$")
+_ALLOWED_PROPS = {"$node_type": "node_type", "$gpu.gpu_model": "gpu_model", "$gpu.gpu_count": "gpu_count",
+                  "$node_name": "node_name", "$uid": "uid", "$architecture.platform_type": "arch"}
+
+
+@dataclass(frozen=True)
+class NodeCandidate:
+    site: str
+    node_type: str
+    resource_properties: tuple[Any, ...]
+    hardware: NodeRecord
+    hosts: int
+    score: tuple[Any, ...]
+    reason: str
+
+
+def node_class(node: NodeRecord) -> str:
+    """cpu | gpu_small (one GPU < 40 GB) | gpu_large (one GPU >= 40 GB) | multi-gpu."""
+    if node.gpu_count <= 0 or node.gpu_vendor == "none":
+        return "cpu"
+    if node.gpu_count > 1:
+        return "multi-gpu"
+    return "gpu_large" if node.gpu_memory_gb >= 40 else "gpu_small"
+
+
+def compute_capability(model: str) -> float | None:
+    inner = re.search(r"\[([^\]]+)\]", model)
+    name = (inner.group(1) if inner else model).lower()
+    return next((cc for needle, cc in _CC if needle.lower() in name), None)
+
+
+def _arch(value: str | None) -> str:
+    return "aarch64" if (value or "").lower() in ("aarch64", "arm64", "arm") else "x86_64"
+
+
+def _uses_gpu(need: GpuNeed) -> bool:
+    return need.required == "yes" or (need.required == "optional" and need.count > 0)
+
+
+def _vendor_ok(wanted: str, vendor: str) -> bool:
+    if wanted in ("any", "none", ""):
+        return vendor in ("nvidia", "amd")
+    return vendor == wanted
+
+
+def _gpu_problem(need: GpuNeed, node: NodeRecord) -> str | None:
+    if node.gpu_count <= 0 or node.gpu_vendor == "none":
+        return "no GPU"
+    if not _vendor_ok(need.vendor, node.gpu_vendor):
+        return f"{node.gpu_vendor} GPUs, the workload needs {need.vendor}"
+    count = max(1, need.count)
+    if node.gpu_count < count:
+        return f"{node.gpu_count} GPU(s), the workload needs {count}"
+    if need.min_memory_gb and node.gpu_memory_gb < need.min_memory_gb:
+        return f"{node.gpu_memory_gb} GB per GPU, the workload needs {need.min_memory_gb:g} GB"
+    if need.min_compute_capability and node.gpu_vendor == "nvidia":
+        cc = compute_capability(node.gpu_model)
+        if cc is None or cc < need.min_compute_capability:
+            return f"{node.gpu_model or 'its GPU'} is older than compute capability {need.min_compute_capability:g}"
+    return None
+
+
+def adequate(req: Requirements, node: NodeRecord) -> str | None:
+    """None if the node can run the workload, else one line saying why not."""
+    if node.arch != _arch(req.arch):
+        return f"{node.arch} node, the workload needs {_arch(req.arch)}"
+    if req.cpu_cores and node.cpu_threads < req.cpu_cores:
+        return f"{node.cpu_threads} CPU threads, the workload needs {req.cpu_cores}"
+    if req.ram_gb and node.ram_gb < req.ram_gb * 0.95:  # 187 GiB hosts count as 192
+        return f"{node.ram_gb} GB RAM, the workload needs {req.ram_gb}"
+    if req.gpu.required == "yes":
+        return _gpu_problem(req.gpu, node)
+    if req.gpu.required == "optional" and node.gpu_count > 0:
+        # a GPU node is only worth reserving if the workload's GPU path can use its GPUs
+        return _gpu_problem(replace(req.gpu, count=max(1, req.gpu.count)), node)
+    return None
+
+
+def _score(req: Requirements, node: NodeRecord, hosts: int, preferred: bool) -> tuple[Any, ...]:
+    special = 1 if (_SPECIAL.search(node.node_type) or node.infiniband) else 0
+    site = (0 if preferred else 1, -hosts, node.site, node.node_type)
+    if _uses_gpu(req.gpu):
+        wanted = req.gpu.vendor
+        vendor = 0 if wanted not in ("any", "none", "") else {"nvidia": 0, "amd": 1}.get(node.gpu_vendor, 2)
+        cc = compute_capability(node.gpu_model)
+        legacy = 1 if node.gpu_vendor == "nvidia" and cc is not None and cc < LEGACY_CC else 0
+        return (0 if node.gpu_count else 1, vendor, legacy, node.gpu_count, node.gpu_memory_gb, site[0], special,
+                node.ram_gb, node.cpu_threads, *site[1:])
+    return (1 if node.gpu_count else 0, special, node.gpu_count, node.gpu_memory_gb, site[0], node.ram_gb,
+            node.cpu_threads, *site[1:])
+
+
+def _properties(node: NodeRecord, variants: set[tuple[str, int]]) -> tuple[Any, ...] | None:
+    by_type = ("==", "$node_type", node.node_type)
+    if len(variants) <= 1:
+        return by_type
+    if not node.gpu_model:
+        return None  # hosts without GPU keys cannot be told apart in a Blazar filter
+    conds: list[tuple[str, str, str]] = [by_type]
+    if len({m for m, _ in variants}) > 1:
+        conds.append(("==", "$gpu.gpu_model", node.gpu_model))
+    if len({c for m, c in variants if m == node.gpu_model}) > 1:
+        conds.append(("==", "$gpu.gpu_count", str(node.gpu_count)))
+    return ("and", *conds)
+
+
+def _describe(node: NodeRecord) -> str:
+    if node.gpu_count:
+        return (f"{node.gpu_count}x {node.gpu_model} ({node.gpu_memory_gb} GB), {node.cpu_threads} threads, "
+                f"{node.ram_gb} GB RAM")
+    return f"{node.cpu_threads} threads, {node.ram_gb} GB RAM, no GPU"
+
+
+def describe_need(req: Requirements) -> str:
+    gpu = req.gpu
+    if _uses_gpu(gpu):
+        vendor = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(gpu.vendor, "any-vendor")
+        text = f"{max(1, gpu.count)}x {vendor} GPU" + (f" >= {gpu.min_memory_gb:g} GB" if gpu.min_memory_gb else "")
+    else:
+        text = "CPU" + (" (GPU optional)" if gpu.required == "optional" else "")
+    return text + (f", {req.cpu_cores}+ threads" if req.cpu_cores else "") + (
+        f", {req.ram_gb}+ GB RAM" if req.ram_gb else "") + f", {_arch(req.arch)}"
+
+
+def _rank(req: Requirements, nodes: Sequence[NodeRecord], preferred_site: str | None,
+          note: str) -> list[NodeCandidate]:
+    groups: dict[tuple[str, str, str, int], list[NodeRecord]] = {}
+    variants: dict[tuple[str, str], set[tuple[str, int]]] = {}
+    for n in nodes:
+        groups.setdefault((n.site, n.node_type, n.gpu_model, n.gpu_count), []).append(n)
+        variants.setdefault((n.site, n.node_type), set()).add((n.gpu_model, n.gpu_count))
+    out = []
+    for (site, node_type, _model, _count), members in groups.items():
+        fit = [n for n in members if adequate(req, n) is None]
+        if not fit:
+            continue
+        shapes = Counter((n.cpu_threads, n.ram_gb, n.gpu_memory_gb) for n in fit)
+        top = max(shapes.items(), key=lambda kv: (kv[1], -kv[0][0]))[0]
+        rep = next(n for n in fit if (n.cpu_threads, n.ram_gb, n.gpu_memory_gb) == top)
+        props = _properties(rep, variants[(site, node_type)])
+        if props is None:
+            continue
+        reason = (f"{node_type} at {site}: {_describe(rep)}; {len(fit)} host(s); "
+                  f"smallest adequate for {describe_need(req)}")
+        out.append(NodeCandidate(site, node_type, props, rep, len(fit),
+                                 _score(req, rep, len(fit), site == preferred_site), reason + note))
+    return sorted(out, key=lambda c: c.score)
+
+
+def _relax(req: Requirements, nodes: Sequence[NodeRecord]) -> tuple[Requirements, str] | None:
+    """The nearest satisfiable need when nothing fits: fewer threads/RAM/GPUs, memory spread, any generation."""
+    same_arch = [n for n in nodes if n.arch == _arch(req.arch)]
+    threads = max((n.cpu_threads for n in same_arch), default=0)
+    if req.cpu_cores and threads and req.cpu_cores > threads:
+        return replace(req, cpu_cores=threads), f"; no node has {req.cpu_cores} threads, using {threads}"
+    ram = max((n.ram_gb for n in same_arch), default=0)
+    if req.ram_gb and ram and req.ram_gb > ram:
+        return replace(req, ram_gb=ram), f"; no node has {req.ram_gb} GB RAM, using {ram} GB"
+    need = req.gpu
+    if not _uses_gpu(need):
+        return None
+    usable = [n for n in nodes if n.arch == _arch(req.arch) and _vendor_ok(need.vendor, n.gpu_vendor)
+              and n.gpu_count > 0]
+    if not usable:
+        return None
+    mem_ok = [n for n in usable if not need.min_memory_gb or n.gpu_memory_gb >= need.min_memory_gb]
+    most = max((n.gpu_count for n in mem_ok), default=0)
+    if need.count > most > 0:
+        return replace(req, gpu=replace(need, count=most)), f"; no node has {need.count} GPUs, using {most}"
+    if need.min_memory_gb and not mem_ok:
+        total = need.min_memory_gb * max(1, need.count)
+        fits = [n for n in usable if n.gpu_count * n.gpu_memory_gb >= total]
+        if fits:
+            count = min(n.gpu_count for n in fits)
+            per_gpu = math.ceil(total / count)
+            per_gpu = min(per_gpu, max(n.gpu_memory_gb for n in fits if n.gpu_count == count))
+            return (replace(req, gpu=replace(need, count=count, min_memory_gb=float(per_gpu))),
+                    f"; {total:g} GB spread over {count} GPUs")
+    if need.min_compute_capability:
+        return (replace(req, gpu=replace(need, min_compute_capability=None)),
+                f"; no node of compute capability {need.min_compute_capability:g}+ fits, any generation allowed")
+    return None
+
+
+def rank_candidates(req: Requirements, nodes: Sequence[NodeRecord], *,
+                    preferred_site: str | None = None) -> list[NodeCandidate]:
+    note = ""
+    first: list[NodeCandidate] | None = None
+    for _ in range(4):
+        ranked = _rank(req, nodes, preferred_site, note)
+        first = ranked if first is None else first
+        # an optional GPU need whose GPU path fits nowhere is relaxed before settling for CPU nodes
+        if ranked and (not _uses_gpu(req.gpu) or any(c.hardware.gpu_count for c in ranked)):
+            return ranked
+        relaxed = _relax(req, nodes)
+        if relaxed is None:
+            break
+        req, extra = relaxed
+        note += extra
+    return first or []
+
+
+def rules_choice(req: Requirements, nodes: Sequence[NodeRecord], preferred_site: str | None = None) -> NodeCandidate:
+    ranked = rank_candidates(req, nodes, preferred_site=preferred_site)
+    if ranked:
+        return ranked[0]
+    reasons = Counter(r for n in nodes if (r := adequate(req, n)))
+    common = f"; most nodes: {reasons.most_common(1)[0][0]}" if reasons else "; the catalog is empty"
+    raise NoMatchError(f"no Chameleon node meets the need ({describe_need(req)}){common}",
+                       hint="check the evidence with `provision analyze`, or pin --node-type")
+
+
+def resource_properties_valid(props: Any, nodes: Sequence[NodeRecord], site: str) -> str | None:
+    """None if props is a Blazar filter we can trust at this site: equality leaves, a $node_type, real hosts."""
+    if not isinstance(props, list | tuple) or not props:
+        return "resource_properties must be a non-empty JSON array"
+    leaves = list(props[1:]) if props[0] == "and" else [props]
+    if not leaves:
+        return "an 'and' needs at least one condition"
+    for leaf in leaves:
+        if not (isinstance(leaf, list | tuple) and len(leaf) == 3 and all(isinstance(x, str) for x in leaf)):
+            return f"{json.dumps(leaf)} is not a [op, \"$property\", \"value\"] triple of strings"
+        if leaf[0] not in ("==", "="):
+            return f"operator {leaf[0]!r} is not allowed (Blazar compares strings; use ==)"
+        if leaf[1] not in _ALLOWED_PROPS:
+            return f"property {leaf[1]} is not one of {', '.join(sorted(_ALLOWED_PROPS))}"
+    if not any(leaf[1] == "$node_type" for leaf in leaves):
+        return "a $node_type condition is required"
+    here = [n for n in nodes if n.site == site]
+    match = [n for n in here if all(str(getattr(n, _ALLOWED_PROPS[leaf[1]])) == leaf[2] for leaf in leaves)]
+    if not match:
+        return f"no host at {site} matches {json.dumps(props)}"
+    if len({(n.gpu_model, n.gpu_count) for n in match}) > 1:
+        return f"{json.dumps(props)} admits hosts with different GPUs at {site}; add a $gpu.gpu_model condition"
+    return None

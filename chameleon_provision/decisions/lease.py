@@ -1,0 +1,81 @@
+"""Decision 4, the lease length: answer model, prompt, rules, and the window Blazar is asked for."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from pydantic import Field
+
+from chameleon_provision.ai_client import AIClient, Answer
+from chameleon_provision.models import DecidedBy, LeaseWindow, Requirements
+
+BLAZAR_MINUTE = "%Y-%m-%d %H:%M"
+DEFAULT_HOURS = 24.0  # Chameleon's own default lease length
+SETUP_HOURS = 2.0  # boot (10-30 min), cloning, environment install
+MIN_HOURS = 1.0
+
+INSTRUCTIONS = (
+    "Choose the length in hours of a Chameleon bare-metal lease for this repository's main workload: "
+    "enough for setup (2 hours: boot, clone, install) plus the stated runtime with a margin, no longer. "
+    "Unknown runtime: one working day. Never above max_hours."
+)
+
+
+class LeaseAnswer(Answer):
+    hours: float = Field(ge=MIN_HOURS)
+    reason: str
+
+
+def window(hours: float, now: datetime | None = None) -> tuple[str, str]:
+    """Blazar start/end strings: start 'now', end rounded up to the minute (UTC)."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    end = now + timedelta(hours=hours)
+    end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return "now", end.strftime(BLAZAR_MINUTE)
+
+
+def clamp_hours(hours: float, max_hours: float) -> float:
+    return float(min(max(hours, MIN_HOURS), max_hours))
+
+
+def rules_hours(req: Requirements) -> tuple[float, str]:
+    if req.estimated_runtime_hours:
+        hours = math.ceil(req.estimated_runtime_hours * 1.25 + SETUP_HOURS)
+        return float(hours), f"stated runtime {req.estimated_runtime_hours:g} h + 25% + {SETUP_HOURS:g} h setup"
+    if req.gpu.required == "yes" and req.gpu.count > 1:
+        return 48.0, "multi-GPU training with no stated runtime: two days"
+    return DEFAULT_HOURS, "no runtime stated: one day, Chameleon's default"
+
+
+def lease_window(hours: float, decided_by: DecidedBy, reason: str, max_hours: float, now: datetime | None = None
+                 ) -> LeaseWindow:
+    clamped = clamp_hours(hours, max_hours)
+    if clamped != hours:
+        reason = f"{reason}; clamped to {clamped:g} h by policy"
+    start, end = window(clamped, now)
+    return LeaseWindow(start=start, end=end, hours=clamped, decided_by=decided_by, reason=reason)
+
+
+def check_hours(answer: LeaseAnswer, max_hours: float) -> tuple[float, str]:
+    """The policy bound the answer model cannot know: this run's --max-hours."""
+    if answer.hours > max_hours:
+        raise ValueError(f"hours must be between {MIN_HOURS:g} and {max_hours:g}, got {answer.hours:g}")
+    return answer.hours, answer.reason[:200]
+
+
+def decide_lease(ai: AIClient, req: Requirements, pinned_hours: float | None, max_hours: float) -> LeaseWindow:
+    if pinned_hours is not None:
+        return lease_window(pinned_hours, "pinned", "pinned with --hours", max_hours)
+    outcome = ai.decide("lease_hours", instructions=INSTRUCTIONS,
+                        data={"estimated_runtime_hours": req.estimated_runtime_hours,
+                              "gpu": {"required": req.gpu.required, "count": req.gpu.count},
+                              "frameworks": list(req.frameworks), "max_hours": max_hours,
+                              "now_utc": datetime.now(UTC).replace(tzinfo=None).strftime(BLAZAR_MINUTE)},
+                        answer=LeaseAnswer, validate=lambda a: check_hours(a, max_hours))
+    if outcome.value is not None:
+        return lease_window(outcome.value[0], "ai", outcome.value[1], max_hours)
+    hours, reason = rules_hours(req)
+    if outcome.note and ai.enabled:
+        reason += f" (AI: {outcome.note})"
+    return lease_window(hours, "rules", reason, max_hours)

@@ -1,0 +1,102 @@
+"""Every decision of a run, in order, reading the cloud but creating nothing (`--plan-only` stops here)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chameleon_provision.cloud.key_manager import decide_key
+from chameleon_provision.cloud.network_manager import plan_address
+from chameleon_provision.decisions.availability import SiteHosts, failover_order, first_available, load_site_hosts
+from chameleon_provision.decisions.hardware_rules import rank_candidates
+from chameleon_provision.decisions.image_selector import choose_image
+from chameleon_provision.decisions.lease import BLAZAR_MINUTE, decide_lease
+from chameleon_provision.decisions.node_selector import choose_node, pinned_candidates, to_choice
+from chameleon_provision.decisions.requirements import decide_requirements
+from chameleon_provision.errors import NoCapacityError, NoMatchError
+from chameleon_provision.models import ImageRecord, LeaseWindow
+from chameleon_provision.pipeline.plan import Plan, RepoInfo
+from chameleon_provision.pipeline.session import Session
+from chameleon_provision.repo_analyzer import Analysis
+
+log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class Pins:
+    node_type: str | None = None
+    image: str | None = None
+    hours: float | None = None
+
+
+def _window_dates(lease: LeaseWindow) -> tuple[datetime, datetime]:
+    end = datetime.strptime(lease.end, BLAZAR_MINUTE)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    start = now if lease.start == "now" else datetime.strptime(lease.start, BLAZAR_MINUTE)
+    return start, end
+
+
+def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis, pins: Pins) -> Plan:
+    progress = session.streams.progress
+    req = decide_requirements(session.ai, analysis)
+    progress(f"requirements: GPU {req.gpu.required} ({req.gpu.vendor}, {req.gpu.count}x "
+             f"{req.gpu.min_memory_gb or '?'} GB), decided by {req.decided_by}")
+    sites = session.reachable_sites()
+    nodes = session.nodes(sites)
+    if pins.node_type:
+        candidates = pinned_candidates(req, nodes, pins.node_type, None)
+        choice = to_choice(candidates[0], "pinned", "pinned with --node-type")
+    else:
+        candidates = rank_candidates(req, nodes, preferred_site=session.settings.site)
+        choice, candidates = choose_node(session.ai, req, candidates, nodes, session.settings.site)
+    lease = decide_lease(session.ai, req, pins.hours, session.settings.max_hours)
+    start, end = _window_dates(lease)
+
+    site_hosts: dict[str, SiteHosts] = {}
+
+    def hosts_for(site: str) -> SiteHosts:
+        if site not in site_hosts:
+            site_hosts[site] = load_site_hosts(session.cloud(site), [n for n in nodes if n.site == site])
+        return site_hosts[site]
+
+    first = next(c for c in candidates if c.site == choice.site and c.node_type == choice.node_type
+                 and list(c.resource_properties) == list(choice.resource_properties))
+    found, checked = first_available(failover_order(candidates, first), hosts_for, start, end)
+    if found is None:
+        raise _no_capacity(checked, lease)
+    notes = tuple(f"{a.candidate.node_type} at {a.candidate.site}: no free host of {a.total_hosts}"
+                  for a in checked if a.free_hosts == 0)
+    if found.candidate is not first:
+        choice = to_choice(found.candidate, "rules", f"{found.candidate.reason}; failover: {notes[0]}")
+    progress(f"node: {choice.node_type} at {choice.site} ({found.free_hosts} free), decided by {choice.decided_by}")
+
+    cloud = session.cloud(choice.site)
+    images = _images(session, choice.site)
+    image = choose_image(session.ai, req, choice.hardware, images, pins.image)
+    arch = cloud.image_properties(image.image.id).get("architecture")
+    if arch and arch != choice.hardware.arch:  # names can lie; Glance's property cannot
+        raise NoMatchError(f"image {image.image.name} is built for {arch}, the node is {choice.hardware.arch}")
+    progress(f"image: {image.image.name}, decided by {image.decided_by}")
+    return Plan(run_id=run_id, repo=repo, requirements=req, node=choice, available_hosts=found.free_hosts,
+                image=image, lease=lease,
+                key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
+                address=plan_address(cloud), notes=notes)
+
+
+def _images(session: Session, site: str) -> list[ImageRecord]:
+    rows = session.cache.get_or_load(f"images-{session.settings.credentials_for(site).get('OS_AUTH_URL')}",
+                                     lambda: [asdict(i) for i in session.cloud(site).images()])
+    return [ImageRecord(**(r | {"properties": tuple(tuple(p) for p in r["properties"])})) for r in rows]
+
+
+def _no_capacity(checked: list[Any], lease: LeaseWindow) -> NoCapacityError:
+    tried = ", ".join(f"{a.candidate.node_type}@{a.candidate.site}" for a in checked)
+    frees = [a for a in checked if a.next_free is not None]
+    when = ""
+    if frees:
+        soonest = min(frees, key=lambda a: a.next_free)
+        when = f"; {soonest.candidate.node_type} at {soonest.candidate.site} frees up at " \
+               f"{soonest.next_free:%Y-%m-%d %H:%M} UTC"
+    return NoCapacityError(f"no free node for {lease.hours:g} h among {tried}{when}",
+                           hint="try a shorter --hours, another --node-type, or later")

@@ -1,0 +1,159 @@
+"""`provision REPO`: from a repository to an SSH-ready bare-metal node, as one readable sequence.
+
+Each create is recorded in the state database before it is attempted, so a failure, Ctrl+C or a
+crash never loses track of a lease, server or address: cleanup and `destroy` read the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from chameleon_provision.cloud import network_manager, reservation_manager, server_launcher
+from chameleon_provision.cloud.key_manager import ensure_keypair
+from chameleon_provision.errors import ConfirmationRequired, Interrupted, ProvisionError
+from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
+from chameleon_provision.pipeline.planner import Pins, make_plan
+from chameleon_provision.pipeline.session import Session, new_run_id
+from chameleon_provision.pipeline.teardown import manual_command, teardown
+from chameleon_provision.repo_analyzer import analyze, open_repository
+from chameleon_provision.state.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    source: str
+    plan_only: bool = False
+    pins: Pins = field(default_factory=Pins)
+    name: str | None = None
+    keep_on_failure: bool = False
+    confirm: Callable[[str], bool] | None = None  # None: no terminal and no --yes
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:30] or "repo"
+
+
+def _repo_name(source: str, folder: str) -> str:
+    """owner/repo(.git) -> repo; clones land in temporary folders with meaningless names."""
+    tail = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return tail.removesuffix(".git") or folder
+
+
+def check_cloud(session: Session, site: str) -> None:
+    """Step 2: the CLI is there and a token can be issued, once per run, before any decision."""
+    session.cloud(site).token_issue()
+
+
+def run(session: Session, options: RunOptions) -> dict[str, Any]:
+    settings = session.settings
+    progress = session.streams.progress
+    if not options.plan_only and options.confirm is None:  # refuse before cloning or any cloud call
+        raise ConfirmationRequired("this run creates a lease, a server and a floating IP",
+                                   hint="pass --yes to confirm without a terminal, or --plan-only")
+    run_id = new_run_id()
+    check_cloud(session, settings.site)
+    with open_repository(options.source) as checkout:
+        progress(f"reading {checkout.source}" + (f" @ {checkout.commit[:10]}" if checkout.commit else ""))
+        analysis = analyze(checkout.path)
+        repo = RepoInfo(checkout.source, checkout.commit, _repo_name(checkout.source, checkout.path.name))
+    plan = make_plan(session, run_id, repo, analysis, options.pins)
+    if options.plan_only:
+        return document(plan, "plan", session.stats())
+    summary = (f"Create a {plan.lease.hours:g} h lease on {plan.node.node_type} at {plan.node.site}, "
+               f"a server with {plan.image.image.name} and a floating IP?")
+    if options.confirm is None or not options.confirm(summary):
+        raise ProvisionError("cancelled; nothing was created")
+    session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=plan.node.site, mode="provision")
+    session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end)
+    outcome = Outcome()
+    with _cleanup_on_failure(session, run_id, options.keep_on_failure):
+        _create(session, plan, options, outcome)
+    session.store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command)
+    return document(plan, "provision", session.stats(), outcome)
+
+
+def _create(session: Session, plan: Plan, options: RunOptions, outcome: Outcome) -> None:
+    settings, progress = session.settings, session.streams.progress
+    site = plan.node.site
+    cloud = session.cloud(site)
+    recorder = Recorder(session.store, plan.run_id)
+    name = options.name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
+
+    key = ensure_keypair(cloud, plan.key, recorder, site, settings.state_dir / "keys")
+    outcome.keypair = key.keypair_name
+    progress(f"keypair {key.keypair_name} ({plan.key.action})")
+
+    lease = reservation_manager.create_lease(cloud, recorder, name=f"{name}-lease", site=site,
+                                             resource_properties=list(plan.node.resource_properties),
+                                             lease=plan.lease)
+    outcome.lease_id = lease.id
+    lease = reservation_manager.wait_active(cloud, lease, timeout=settings.lease_timeout,
+                                            poll=settings.poll_seconds, progress=progress)
+    outcome.reservation_id = lease.host_reservation_id
+
+    server = server_launcher.launch(cloud, recorder, name=name, site=site, image_id=plan.image.image.id,
+                                    key_name=key.keypair_name, network=settings.network,
+                                    reservation_id=lease.host_reservation_id or "")
+    server = server_launcher.wait_active(cloud, server, timeout=settings.server_timeout,
+                                         poll=settings.poll_seconds, progress=progress)
+    outcome.server = {"id": server.id, "name": server.name, "status": server.status}
+
+    fip = network_manager.acquire_address(cloud, recorder, session.store, site, settings.public_network)
+    network_manager.attach_address(cloud, server.id, fip)
+    outcome.floating_ip = fip.address
+    identity = f"-i {key.private_path} " if key.private_path else ""
+    outcome.ssh_command = f"ssh {identity}cc@{fip.address}"
+    outcome.ssh_reachable = network_manager.wait_for_ssh(fip.address, settings.ssh_timeout, progress)
+
+
+@contextmanager
+def _cleanup_on_failure(session: Session, run_id: str, keep: bool) -> Iterator[None]:
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except (Exception, KeyboardInterrupt) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        session.store.update_run(run_id, status="interrupted" if interrupted else "failed")
+        _clean(session, run_id, keep)
+        if interrupted:
+            raise Interrupted("interrupted; " + _leftovers(session, run_id)) from None
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _clean(session: Session, run_id: str, keep: bool) -> None:
+    err = session.streams.progress
+    if keep:
+        err(f"--keep-on-failure: leaving what run {run_id} created; remove it with `provision destroy {run_id}`")
+        return
+    try:
+        result = teardown(session.store, run_id, session.cloud, err)
+    except KeyboardInterrupt:
+        err("cleanup interrupted")
+        return
+    if result.removed:
+        err("removed after the failure: " + ", ".join(result.removed))
+        session.store.update_run(run_id, status="cleaned")
+
+
+def _leftovers(session: Session, run_id: str) -> str:
+    live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
+    if not live:
+        return "nothing was left behind"
+    cmds = "; ".join(manual_command(r) for r in live)
+    return f"left behind: {cmds} (or `provision destroy {run_id}`)"

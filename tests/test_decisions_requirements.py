@@ -1,0 +1,124 @@
+"""Decision 1: the answer model, and the checks that tie an answer to the scanned facts."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from chameleon_provision.decisions.requirements import RequirementsAnswer, requirements_from_answer
+from chameleon_provision.repo_analyzer import Analysis, analyze
+
+FIXTURES = Path(__file__).parent / "fixtures" / "repos"
+
+
+@pytest.fixture(scope="module")
+def conda() -> Analysis:
+    return analyze(FIXTURES / "conda_cudatoolkit")
+
+
+def answer(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "gpu": {"required": "yes", "count": 1, "min_memory_gb": 10, "vendor": "nvidia"},
+        "cpu_cores": None, "ram_gb": None, "arch": "x86_64", "os": None, "cuda": "11.3",
+        "frameworks": ["pytorch"], "estimated_runtime_hours": 2,
+        "evidence": [{"file": "environment.yaml", "line": 7, "text": "- cudatoolkit=11.3"},
+                     {"file": "README.md", "line": 3, "text": "runs on a GPU with at least 10GB VRAM"}],
+        "reason": "cudatoolkit pin and a 10 GB VRAM statement",
+    }
+    for key, value in overrides.items():
+        if key.startswith("gpu_"):
+            base["gpu"][key[4:]] = value
+        else:
+            base[key] = value
+    return base
+
+
+def check(raw: dict[str, Any], analysis: Analysis) -> Any:
+    return requirements_from_answer(RequirementsAnswer.model_validate(raw), analysis)
+
+
+def test_schema_is_strict_output_ready() -> None:
+    """Strict json_schema output needs every property required and no extra properties, at every level."""
+    schema = RequirementsAnswer.model_json_schema()
+    for obj in [schema, *schema["$defs"].values()]:
+        assert obj["additionalProperties"] is False
+        assert set(obj["required"]) == set(obj["properties"])
+    assert set(schema["$defs"]["GpuAnswer"]["required"]) == {"required", "count", "min_memory_gb", "vendor"}
+    assert set(schema["$defs"]["EvidenceAnswer"]["required"]) == {"file", "line", "text"}
+
+
+def test_valid_answer(conda: Analysis) -> None:
+    req = check(answer(), conda)
+    assert req.decided_by == "ai"
+    assert (req.gpu.required, req.gpu.count, req.gpu.min_memory_gb, req.gpu.vendor) == ("yes", 1, 10.0, "nvidia")
+    assert req.cuda == "11.3" and req.frameworks == ("pytorch",)
+    assert [(e.file, e.line) for e in req.evidence] == [("environment.yaml", 7), ("README.md", 3)]
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    ({"gpu_count": 64}, "gpu.count"),
+    ({"gpu_min_memory_gb": 5000}, "gpu.min_memory_gb"),
+    ({"gpu_min_memory_gb": float("nan")}, "gpu.min_memory_gb"),
+    ({"estimated_runtime_hours": float("inf")}, "estimated_runtime_hours"),
+    ({"cpu_cores": 100000}, "cpu_cores"),
+    ({"gpu_count": "2"}, "gpu.count"),
+    ({"gpu_required": True}, "gpu.required"),
+    ({"surprise": 1}, "surprise"),
+])
+def test_out_of_bounds_or_mistyped_answers_are_refused(change: dict[str, Any], where: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        RequirementsAnswer.model_validate(answer(**change))
+    assert where in {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
+
+
+def test_evidence_in_dot_folders_is_accepted() -> None:
+    analysis = analyze(FIXTURES / "devcontainer_gpu")
+    path = next(f for f in analysis.files if f.startswith(".devcontainer/"))
+    line, text = next((i, t) for i, t in enumerate(analysis.texts[path].splitlines(), 1) if "gpu" in t.lower())
+    for cited in (path, f"./{path}"):
+        req = check(answer(cuda=None, evidence=[{"file": cited, "line": line, "text": text.strip()}]), analysis)
+        assert req.evidence[0].file == path
+
+
+def test_line_is_corrected_when_text_is_elsewhere(conda: Analysis) -> None:
+    ev = [{"file": "README.md", "line": 1, "text": "The model runs on a GPU with at least 10GB VRAM."}]
+    req = check(answer(evidence=ev), conda)
+    assert req.evidence[0].line == 3
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"gpu_vendor": "none"}, "gpu.vendor is 'none'"),
+    ({"gpu_count": 0}, "gpu.count is 0"),
+    ({"gpu_required": "no", "gpu_count": 0, "gpu_min_memory_gb": None, "gpu_vendor": "none"}, "contradicts"),
+    ({"gpu_required": "no"}, "describe a GPU"),
+    ({"gpu_vendor": "amd"}, "contradicts"),
+    ({"evidence": []}, "cite at least one"),
+    ({"evidence": [{"file": "setup.py", "line": 1, "text": "x"}]}, "not among the scanned files"),
+    ({"evidence": [{"file": "README.md", "line": 99, "text": "GPU"}]}, "past the end"),
+    ({"evidence": [{"file": "README.md", "line": 3, "text": "needs eight H100 GPUs"}]}, "does not appear"),
+    ({"os": "windows11"}, "not like 'ubuntu22.04'"),
+    ({"cuda": "latest"}, "not a version"),
+])
+def test_incoherent_answers(conda: Analysis, change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check(answer(**change), conda)
+
+
+def test_cpu_answer_for_cpu_repo() -> None:
+    a = analyze(FIXTURES / "cpu_pandas")
+    req = check(answer(gpu_required="no", gpu_count=0, gpu_min_memory_gb=None, gpu_vendor="none",
+                                          cuda=None, os="Ubuntu 22.04",
+                                          evidence=[{"file": "requirements.txt", "line": 1, "text": "pandas==2.2.0"}]),
+                                   a)
+    assert (req.gpu.required, req.gpu.vendor, req.os) == ("no", "none", "ubuntu22.04")
+
+
+def test_answer_not_mutated(conda: Analysis) -> None:
+    original = answer()
+    kept = copy.deepcopy(original)
+    check(original, conda)
+    assert original == kept
