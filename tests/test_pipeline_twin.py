@@ -165,7 +165,7 @@ def test_wrong_password_and_unreachable_cloud(cloud_env: dict[str, str], capsys:
 def test_ctrl_c_during_boot_removes_everything_and_exits_130(
         twin: TwinServer, cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from chameleon_provision import server_launcher
+    from chameleon_provision.cloud import server_launcher
 
     real_wait = server_launcher.wait_active
 
