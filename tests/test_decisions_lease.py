@@ -14,7 +14,15 @@ from chameleon_provision.models import GpuNeed, Requirements
 def test_window_is_minute_precision_utc_and_starts_now() -> None:
     start, end = window(6, now=datetime(2026, 11, 22, 10, 15, 30))
     assert start == "now"
-    assert end == "2026-11-22 16:16"
+    assert end == "2026-11-22 16:15"
+
+
+@pytest.mark.parametrize("second", [0, 30, 59])
+def test_seven_days_is_exactly_blazars_maximum(second: int) -> None:
+    """Blazar floors 'now' to the minute; end minus that floor must not exceed 604800 s."""
+    now = datetime(2026, 11, 22, 10, 15, second)
+    _, end = window(168, now=now)
+    assert (datetime.strptime(end, "%Y-%m-%d %H:%M") - now.replace(second=0)).total_seconds() == 604800
 
 
 def test_rules_use_stated_runtime_plus_setup() -> None:

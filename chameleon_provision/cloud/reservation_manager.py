@@ -11,6 +11,8 @@ from chameleon_provision.errors import NoCapacityError, OpenStackError, Provisio
 from chameleon_provision.models import LeaseWindow
 from chameleon_provision.state.recorder import Recorder
 
+LEASE_DEAD = ("ERROR", "TERMINATING", "TERMINATED", "DELETING")
+
 
 def create_lease(cloud: Cloud, recorder: Recorder, *, name: str, site: str, resource_properties: Any,
                  lease: LeaseWindow) -> Lease:
@@ -32,8 +34,10 @@ def wait_active(cloud: Cloud, lease: Lease, *, timeout: float, poll: float,
         return ProvisioningFailed(f"lease {lease.name} went {current.status} before it was usable",
                                   hint="retry; Chameleon leases fail to start when a node is unhealthy")
 
+    # Blazar's statuses: PENDING, CREATING, STARTING and UPDATING are on the way; TERMINATING, DELETING,
+    # TERMINATED and ERROR mean this lease will never host the server (blazar/status.py).
     active = wait_for_status(lambda: cloud.lease_show(lease.id), label=f"lease {lease.name}", ready="ACTIVE",
-                             failed=("ERROR", "TERMINATED", "DELETED"), timeout=timeout, poll=poll,
+                             failed=LEASE_DEAD, timeout=timeout, poll=poll,
                              progress=progress, on_failed=failed)
     if not active.host_reservation_id:
         raise ProvisioningFailed(f"lease {lease.id} is ACTIVE but has no physical:host reservation")

@@ -28,10 +28,15 @@ class LeaseAnswer(Answer):
 
 
 def window(hours: float, now: datetime | None = None) -> tuple[str, str]:
-    """Blazar start/end strings: start 'now', end rounded up to the minute (UTC)."""
+    """Blazar start/end strings (UTC): start 'now', end `hours` after the current minute.
+
+    Blazar rounds 'now' down to the minute and measures the lease from there, so the end is counted
+    from the same floor: a 168 h lease is then exactly Chameleon's 604800 s maximum, never a minute over.
+    A fractional length is rounded down to the minute for the same reason.
+    """
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    end = now + timedelta(hours=hours)
-    end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = now.replace(second=0, microsecond=0)
+    end = start + timedelta(minutes=math.floor(hours * 60))
     return "now", end.strftime(BLAZAR_MINUTE)
 
 
