@@ -154,6 +154,47 @@ def test_clone_timeout_kills_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         source_mod.clone("https://example.org/owner/repo", tmp_path / "c", timeout=0.5)
 
 
+def test_clone_runs_git_without_lfs_smudging_or_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    script = fake / "git"
+    script.write_text('#!/bin/sh\nenv > "$DUMP"\nprintf "%s\\n" "$@" > "$DUMP.args"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    dump = tmp_path / "env.txt"
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DUMP", str(dump))
+    monkeypatch.setenv("GIT_LFS_SKIP_SMUDGE", "0")  # the user's own setting does not win
+    source_mod.clone("https://example.org/owner/repo", tmp_path / "c", timeout=10)
+    env = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    assert env["GIT_LFS_SKIP_SMUDGE"] == "1"
+    assert (env["GIT_TERMINAL_PROMPT"], env["GIT_ASKPASS"], env["GCM_INTERACTIVE"]) == ("0", "/bin/false", "never")
+    args = (tmp_path / "env.txt.args").read_text().splitlines()
+    assert "core.hooksPath=/dev/null" in args and "--no-recurse-submodules" in args
+    assert args[-3:] == ["--", "https://example.org/owner/repo", str(tmp_path / "c")]
+
+
+@pytest.mark.parametrize("url", ["--upload-pack=touch /tmp/pwned", "-c", "-ucore.sshCommand=touch /tmp/pwned",
+                                 "ext::sh -c touch% /tmp/pwned", "fd::3"])
+def test_hostile_urls_refused_before_git_runs(url: str, tmp_path: Path, no_git: None) -> None:
+    with pytest.raises(InputError):
+        source_mod.clone(url, tmp_path / "c", timeout=5)
+    with pytest.raises(InputError), open_repository(url):
+        pass
+    assert not (tmp_path / "c").exists()
+
+
+def test_head_commit_only_for_the_top_of_a_work_tree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    assert source_mod.head_commit(tmp_path / "r") == repo.head.commit.hexsha
+    assert source_mod.head_commit(tmp_path / "r" / ".git") is None
+    git.Repo.init(tmp_path / "bare.git", bare=True)
+    assert source_mod.head_commit(tmp_path / "bare.git") is None
+    git.Repo.init(tmp_path / "unborn")
+    assert source_mod.head_commit(tmp_path / "unborn") is None
+    (tmp_path / "r" / ".git" / "refs" / "heads" / "main").write_text("0" * 39 + "1\n")
+    assert source_mod.head_commit(tmp_path / "r") is None  # HEAD names a commit that is not there
+
+
 def test_git_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RepositoryError, match="git is not installed"):

@@ -4,8 +4,9 @@ Git accepts far more than URLs: `ext::sh -c ...` runs commands, `--upload-pack=.
 `fd::`, `file://` and odd transports reach the local machine. So the argument is matched against
 the three shapes we accept (https URL, git@host:owner/repo, an existing local folder) and anything
 else is refused with one line that says what to fix. The clone itself is restricted to https/ssh
-by git configuration as a second fence, never prompts, fetches no tags or submodules, and lands in
-a temporary directory that is removed on exit.
+by git configuration as a second fence, never prompts, fetches no tags, submodules or LFS objects,
+and lands in a temporary directory that is removed on exit. The commit of a checkout is read with
+GitPython.
 """
 
 from __future__ import annotations
@@ -101,16 +102,30 @@ def _redact(text: str) -> str:
     return re.sub(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)
 
 
+# Set for every git process: never prompt (terminal, askpass, credential manager), skip system-wide
+# config, and leave Git LFS pointers as they are (a smudge would download every large file of a repository
+# that is only read for its text).
+_GIT_SAFETY = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false",
+               "GCM_INTERACTIVE": "never", "GIT_CONFIG_NOSYSTEM": "1", "GIT_PROTOCOL_FROM_USER": "0",
+               "GIT_LFS_SKIP_SMUDGE": "1", "LC_ALL": "C"}
+
+
 def git_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false", SSH_ASKPASS="/bin/false",
-               GIT_CONFIG_NOSYSTEM="1", GIT_PROTOCOL_FROM_USER="0", LC_ALL="C")
+    env = {**os.environ, **_GIT_SAFETY}
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=20")
     return env
 
 
 def clone(url: str, dest: Path, *, timeout: float = 120.0, protocols: Sequence[str] = ("https", "ssh")) -> None:
-    """Shallow, single-branch clone without tags or submodules, restricted to the given protocols."""
+    """Shallow, single-branch clone without tags or submodules, restricted to the given protocols.
+
+    This stays a plain subprocess rather than GitPython's `Repo.clone_from`: clone_from starts git with
+    `as_process=True` and then waits without a timeout (its `kill_after_timeout` does not apply there), while
+    a hung clone must be stopped together with the helpers git starts (git-remote-https, ssh), which only a
+    process group of its own allows.
+    """
+    if url.startswith("-") or "::" in url:  # classify_source refuses these first; this fences other callers
+        raise InputError(f"refusing to clone {_redact(url)!r}: it looks like a git option or transport")
     allow = ["-c", "protocol.allow=never"] + [x for p in protocols for x in ("-c", f"protocol.{p}.allow=always")]
     cmd = ["git", *allow, "-c", "core.hooksPath=/dev/null", "-c", "core.symlinks=false", "clone", "--depth", "1",
            "--single-branch", "--no-tags", "--no-recurse-submodules", "--quiet", "--", url, str(dest)]
@@ -135,14 +150,19 @@ def clone(url: str, dest: Path, *, timeout: float = 120.0, protocols: Sequence[s
 def head_commit(path: Path) -> str | None:
     """HEAD of path if path is the top of a git work tree, else None."""
     try:
-        top = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel", "HEAD"], capture_output=True,
-                             text=True, timeout=10, env=git_env(), stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
+        import git  # here rather than at the top: importing GitPython runs git, and fails if it is missing
+    except ImportError:
         return None
-    lines = top.stdout.split()
-    if top.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != path.resolve():
+    try:
+        with git.Repo(path, search_parent_directories=False, expand_vars=False) as repo:
+            top = repo.working_tree_dir
+            if top is None or Path(top).resolve() != path.resolve():
+                return None  # a bare repository, or its .git folder
+            repo.git.update_environment(**_GIT_SAFETY)  # for the `git cat-file` that checks the commit exists
+            sha = repo.head.commit.hexsha
+    except (git.GitError, ValueError, OSError):  # not a repository, no commit yet, a dangling HEAD
         return None
-    return lines[1] if re.fullmatch(r"[0-9a-f]{40,64}", lines[1]) else None
+    return sha if re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
 
 
 @contextmanager

@@ -8,29 +8,22 @@ only names, ids, addresses and the plan.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from chameleon_provision.errors import StateError
+from chameleon_provision.state import migrations
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    source TEXT NOT NULL, commit_sha TEXT, site TEXT NOT NULL, mode TEXT NOT NULL,
-    status TEXT NOT NULL, lease_end TEXT, ssh_command TEXT, plan_json TEXT
-);
-CREATE TABLE IF NOT EXISTS resources (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
-    kind TEXT NOT NULL, name TEXT NOT NULL, site TEXT NOT NULL, cloud_id TEXT,
-    status TEXT NOT NULL, detail TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS resources_run ON resources(run_id);
-"""
+log = logging.getLogger(__name__)
+# How long a write waits for another run's transaction to finish before giving up (sqlite busy timeout).
+BUSY_TIMEOUT_S = 30.0
+
 # Deleting in this order never leaves a server without its lease or an address on a dead server.
 TEARDOWN_ORDER = ("server", "floating_ip", "lease", "keypair")
 
@@ -50,6 +43,10 @@ class RunRecord:
     status: str
     lease_end: str | None
     ssh_command: str | None
+    name: str | None = None  # the server's name
+    auth_url: str | None = None  # the cloud the run belongs to: identity endpoint, project, region
+    project_id: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,7 @@ class ResourceRecord:
     cloud_id: str | None
     status: str  # creating | created | reused | deleted | failed | kept
     detail: dict[str, Any]
+    claimed_by: str | None = None  # the run that has claimed this floating IP
 
     @property
     def live(self) -> bool:
@@ -69,39 +67,68 @@ class ResourceRecord:
 
 
 class StateStore:
+    """Opening migrates the file to the current schema (or refuses one from a newer release)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.executescript(SCHEMA)
+            with closing(self._open()) as db:
+                found = migrations.migrate(db, str(path))
+                # WAL lets runs sharing a state folder read while one writes; it is a property of the
+                # file, so setting it once is enough (some filesystems refuse it and stay in rollback mode).
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode = WAL")
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open the state database {path}: {exc}",
                              hint="set PROVISION_STATE_DIR to a writable folder") from exc
+        if found != migrations.LATEST:
+            log.info("state database %s migrated from schema version %d to %d", path, found,
+                     migrations.LATEST)
+
+    def _open(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are opened explicitly, so a write takes its lock up front.
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection; with write=True, inside one transaction that already holds the write lock.
+
+        BEGIN IMMEDIATE waits (up to the busy timeout) for the lock instead of starting as a reader and
+        failing at once with "database is locked" when it later needs to write.
+        """
+        with closing(self._open()) as db:
+            if not write:
                 yield db
-        finally:
-            db.close()
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:  # some errors (a full disk) have already rolled it back
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # runs
-    def new_run(self, run_id: str, *, source: str, commit_sha: str | None, site: str, mode: str) -> None:
+    def new_run(self, run_id: str, *, source: str, commit_sha: str | None, site: str, mode: str,
+                name: str | None = None, auth_url: str | None = None, project_id: str | None = None,
+                region: str | None = None) -> None:
         now = _now()
-        with self._connect() as db:
-            db.execute("INSERT INTO runs (run_id, created_at, updated_at, source, commit_sha, site, mode, status)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, 'started')", (run_id, now, now, source, commit_sha, site, mode))
+        with self._connect(write=True) as db:
+            db.execute("INSERT INTO runs (run_id, created_at, updated_at, source, commit_sha, site, mode, status,"
+                       " name, auth_url, project_id, region) VALUES (?, ?, ?, ?, ?, ?, ?, 'started', ?, ?, ?, ?)",
+                       (run_id, now, now, source, commit_sha, site, mode, name, auth_url, project_id, region))
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        allowed = {"status", "lease_end", "ssh_command", "plan_json", "site", "commit_sha"}
+        allowed = {"status", "lease_end", "ssh_command", "plan_json", "site", "commit_sha",
+                   "name", "auth_url", "project_id", "region"}
         if not fields.keys() <= allowed:
             raise ValueError(f"unknown run fields {set(fields) - allowed}")
         cols = ", ".join(f"{k} = ?" for k in fields)
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             db.execute(f"UPDATE runs SET {cols}, updated_at = ? WHERE run_id = ?",
                        (*fields.values(), _now(), run_id))
 
@@ -125,7 +152,7 @@ class StateStore:
     def intend(self, run_id: str, kind: str, name: str, site: str, detail: dict[str, Any] | None = None) -> int:
         """Record a resource about to be created; returns the row id to confirm or fail later."""
         now = _now()
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             cur = db.execute("INSERT INTO resources (run_id, kind, name, site, status, detail, created_at, updated_at)"
                              " VALUES (?, ?, ?, ?, 'creating', ?, ?, ?)",
                              (run_id, kind, name, site, json.dumps(detail or {}), now, now))
@@ -133,7 +160,7 @@ class StateStore:
 
     def mark(self, row_id: int, status: str, *, cloud_id: str | None = None,
              detail: dict[str, Any] | None = None) -> None:
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             if detail is not None:
                 old = db.execute("SELECT detail FROM resources WHERE id = ?", (row_id,)).fetchone()
                 merged = {**json.loads(old["detail"] or "{}"), **detail} if old else detail
@@ -142,9 +169,9 @@ class StateStore:
                        (status, cloud_id, _now(), row_id))
 
     def resources(self, run_id: str | None = None) -> list[ResourceRecord]:
-        query, args = "SELECT * FROM resources", ()
+        query, args = "SELECT * FROM resources", []
         if run_id is not None:
-            query, args = query + " WHERE run_id = ?", (run_id,)
+            query, args = query + " WHERE run_id = ?", [run_id]
         with self._connect() as db:
             return [_resource(r) for r in db.execute(query + " ORDER BY id", args)]
 
@@ -157,12 +184,14 @@ class StateStore:
 def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(run_id=row["run_id"], created_at=row["created_at"], source=row["source"],
                      commit_sha=row["commit_sha"], site=row["site"], mode=row["mode"], status=row["status"],
-                     lease_end=row["lease_end"], ssh_command=row["ssh_command"])
+                     lease_end=row["lease_end"], ssh_command=row["ssh_command"], name=row["name"],
+                     auth_url=row["auth_url"], project_id=row["project_id"], region=row["region"])
 
 
 def _resource(row: sqlite3.Row) -> ResourceRecord:
     return ResourceRecord(id=row["id"], run_id=row["run_id"], kind=row["kind"], name=row["name"], site=row["site"],
-                          cloud_id=row["cloud_id"], status=row["status"], detail=json.loads(row["detail"] or "{}"))
+                          cloud_id=row["cloud_id"], status=row["status"], detail=json.loads(row["detail"] or "{}"),
+                          claimed_by=row["claimed_by"])
 
 
 def hand_over(store: StateStore, kind: str, cloud_id: str, to_run: str) -> None:
