@@ -50,15 +50,15 @@ def acquire_address(cloud: Cloud, recorder: Recorder, store: StateStore, site: s
         recorder.note("floating_ip", fip.description, site, fip.id, "created", address=fip.address, reused=True)
         return fip
     name = description(recorder.run_id)
-    with recorder.creating("floating_ip", name, site) as confirm:
-        try:
+    try:  # outside `creating`, so the recorder sees the CLI's error and marks the row failed
+        with recorder.creating("floating_ip", name, site) as confirm:
             fip = cloud.floating_ip_create(public_network, name)
-        except OpenStackError as exc:
-            if "No more IP addresses" in exc.message or "Quota exceeded" in exc.message:
-                raise ProvisioningFailed(f"no floating IP available at {site}: {exc.message}",
-                                         hint="release unused addresses with `openstack floating ip delete`") from exc
-            raise
-        confirm(fip.id, address=fip.address)
+            confirm(fip.id, address=fip.address)
+    except OpenStackError as exc:
+        if "No more IP addresses" in exc.message or "Quota exceeded" in exc.message:
+            raise ProvisioningFailed(f"no floating IP available at {site}: {exc.message}",
+                                     hint="release unused addresses with `openstack floating ip delete`") from exc
+        raise
     return fip
 
 

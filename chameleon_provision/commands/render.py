@@ -19,7 +19,7 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     hw = res["hardware"]
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")  # long paths and URLs wrap instead of being cut with an ellipsis
     add = table.add_row
 
     def row(label: str, text: str) -> None:  # repository text and reasons may hold [brackets]
@@ -50,7 +50,7 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     if doc["mode"] == "provision":
         if doc.get("ssh_reachable") is False:
             console.print("[yellow]SSH did not answer yet; bare metal can take a few more minutes.[/yellow]")
-        console.print(f"\n  [bold green]{doc['ssh_command']}[/bold green]\n")
+        console.print(f"\n  [bold green]{escape(doc['ssh_command'])}[/bold green]\n")
         console.print(f"  remove it with: provision destroy {doc['run_id']}")
     else:
         console.print("\nPlan only: nothing was created.")
@@ -89,8 +89,9 @@ def status_table(console: Console, runs: list[tuple[RunRecord, list[ResourceReco
             return str(r.detail.get("address") or (r.cloud_id or r.name)[:8])
 
         live = any(r.live and r.kind != "keypair" for r in resources)
-        table.add_row(run.run_id, run.site, run.status, ref("lease"),
-                      ref("server"), ref("floating_ip"), time_left(run.lease_end) if live else "-")
+        cells = (run.run_id, run.site, run.status, ref("lease"), ref("server"), ref("floating_ip"),
+                 time_left(run.lease_end) if live else "-")
+        table.add_row(*map(escape, cells))  # names may hold [brackets]
         if live and run.ssh_command:
             ready.append(f"{run.run_id}: {run.ssh_command}")
     console.print(table)

@@ -1,0 +1,147 @@
+"""The public address (cloud.network_manager): reuse of our own unattached IPs, creation, hand-over, attach."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from chameleon_provision.cloud.network_manager import (
+    acquire_address,
+    attach_address,
+    description,
+    plan_address,
+    reusable_address,
+)
+from chameleon_provision.cloud.operations import FloatingIP, Server
+from chameleon_provision.errors import OpenStackError, ProvisioningFailed
+from chameleon_provision.pipeline.teardown import teardown
+from chameleon_provision.state.recorder import Recorder
+from chameleon_provision.state.store import StateStore
+
+UC = "CHI@UC"
+OURS_OLD = FloatingIP("F-old", "192.5.87.10", None, description="chameleon-provision run old")
+
+
+class FakeCloud:
+    def __init__(self, *fips: FloatingIP, create_error: OpenStackError | None = None,
+                 shows: tuple[str, ...] = ()) -> None:
+        self.fips, self.create_error, self.shows = list(fips), create_error, shows
+        self.calls: list[tuple[str, ...]] = []
+        self.on_create = lambda: None
+
+    def floating_ips(self) -> list[FloatingIP]:
+        return list(self.fips)
+
+    def floating_ip_create(self, network: str, desc: str) -> FloatingIP:
+        self.calls.append(("create", network, desc))
+        self.on_create()
+        if self.create_error:
+            raise self.create_error
+        fip = FloatingIP("F-new", "192.5.87.77", None, description=desc)
+        self.fips.append(fip)
+        return fip
+
+    def floating_ip_delete(self, ref: str) -> None:
+        self.calls.append(("delete", ref))
+
+    def server_add_floating_ip(self, server_id: str, address: str) -> None:
+        self.calls.append(("attach", server_id, address))
+
+    def server_show(self, server_id: str) -> Server:
+        return Server(server_id, "srv", "ACTIVE", {"sharednet1": ("10.140.0.5", *self.shows)})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    s = StateStore(tmp_path / "state.db")
+    for run in ("old", "new"):
+        s.new_run(run, source="./repo", commit_sha=None, site=UC, mode="provision")
+    return s
+
+
+def test_only_our_own_unattached_address_is_reusable() -> None:
+    attached = FloatingIP("F1", "192.5.87.1", "port-1", description="chameleon-provision run a")
+    foreign = FloatingIP("F2", "192.5.87.2", None, description="my lab address")
+    blank = FloatingIP("F3", "192.5.87.3", None)
+    assert reusable_address(FakeCloud(attached, foreign, blank)) is None
+    empty_port = FloatingIP("F4", "192.5.87.4", "", description="chameleon-provision run b")
+    assert reusable_address(FakeCloud(attached, foreign, empty_port, OURS_OLD)) == empty_port
+
+
+def test_plan_reuses_an_earlier_address_else_plans_a_new_one() -> None:
+    reuse = plan_address(FakeCloud(OURS_OLD))
+    assert (reuse.action, reuse.address) == ("reuse", "192.5.87.10")
+    assert "192.5.87.10" in reuse.reason
+    assert plan_address(FakeCloud()).action == "create" and plan_address(FakeCloud()).address is None
+
+
+def test_acquire_reuses_and_hands_the_address_over_from_the_earlier_run(store: StateStore) -> None:
+    store.mark(store.intend("old", "floating_ip", OURS_OLD.description, UC), "created", cloud_id="F-old")
+    cloud = FakeCloud(OURS_OLD)
+    fip = acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
+    assert fip == OURS_OLD and cloud.calls == []  # nothing created
+    (old,) = store.resources("old")
+    assert (old.status, old.detail["to_run"]) == ("handed_over", "new")
+    (new,) = store.resources("new")
+    assert (new.status, new.cloud_id, new.detail) == ("created", "F-old", {"address": "192.5.87.10", "reused": True})
+
+
+def test_destroying_the_earlier_run_keeps_a_handed_over_address(store: StateStore) -> None:
+    store.mark(store.intend("old", "floating_ip", OURS_OLD.description, UC), "created", cloud_id="F-old")
+    cloud = FakeCloud(OURS_OLD)
+    acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
+    assert teardown(store, "old", lambda _site: cloud).removed == ()
+    assert teardown(store, "new", lambda _site: cloud).removed == ("floating_ip F-old",)
+    assert cloud.calls == [("delete", "F-old")]
+
+
+def test_acquire_creates_a_new_address_recorded_before_the_call(store: StateStore) -> None:
+    cloud = FakeCloud(FloatingIP("F1", "192.5.87.1", "port-1", description="chameleon-provision run a"))
+    seen: list[str] = []
+    cloud.on_create = lambda: seen.extend(r.status for r in store.resources("new"))
+    fip = acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
+    assert cloud.calls == [("create", "public", description("new"))]
+    assert seen == ["creating"]
+    (row,) = store.resources("new")
+    assert (row.name, row.status, row.cloud_id, row.detail) == (description("new"), "created", fip.id,
+                                                                {"address": "192.5.87.77"})
+
+
+@pytest.mark.parametrize("error", ["No more IP addresses available on network public", "Quota exceeded for floatingip"])
+def test_exhausted_pool_is_provisioning_failed_with_a_hint(store: StateStore, error: str) -> None:
+    cloud = FakeCloud(create_error=OpenStackError(f"`openstack floating ip create` failed: {error}", returncode=1))
+    with pytest.raises(ProvisioningFailed, match=f"no floating IP available at CHI@UC: .*{error}") as info:
+        acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
+    assert "openstack floating ip delete" in (info.value.hint or "")
+    assert [r.status for r in store.resources("new")] == ["failed"]
+
+
+def test_other_create_errors_pass_through_unchanged(store: StateStore) -> None:
+    error = OpenStackError("`openstack floating ip create` failed: Network public not found", returncode=1)
+    with pytest.raises(OpenStackError) as info:
+        acquire_address(FakeCloud(create_error=error), Recorder(store, "new"), store, UC, "public")
+    assert info.value is error
+
+
+def test_interrupted_create_stays_live_and_is_found_by_teardown(store: StateStore) -> None:
+    cloud = FakeCloud(create_error=OpenStackError("`openstack floating ip create` did not finish within 120 s"))
+    with pytest.raises(OpenStackError):
+        acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
+    assert [r.status for r in store.resources("new")] == ["creating"]
+    cloud.fips.append(FloatingIP("F-late", "192.5.87.78", None, description=description("new")))
+    assert teardown(store, "new", lambda _site: cloud).left == ()
+    assert cloud.calls[-1] == ("delete", "F-late")
+
+
+def test_attach_adds_exactly_this_address_and_checks_the_server_shows_it() -> None:
+    fip = FloatingIP("F1", "192.5.87.10", None)
+    cloud = FakeCloud(shows=("192.5.87.10",))
+    attach_address(cloud, "S1", fip)
+    assert cloud.calls == [("attach", "S1", "192.5.87.10")]
+
+
+def test_attach_fails_when_the_server_does_not_show_the_address() -> None:
+    with pytest.raises(ProvisioningFailed, match=re.escape("192.5.87.10 was attached but server S1 does not show it")):
+        attach_address(FakeCloud(shows=("192.5.87.99",)), "S1", FloatingIP("F1", "192.5.87.10", None))
