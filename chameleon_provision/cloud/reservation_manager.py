@@ -16,15 +16,15 @@ LEASE_DEAD = ("ERROR", "TERMINATING", "TERMINATED", "DELETING")
 
 def create_lease(cloud: Cloud, recorder: Recorder, *, name: str, site: str, resource_properties: Any,
                  lease: LeaseWindow) -> Lease:
-    with recorder.creating("lease", name, site, {"resource_properties": resource_properties}) as confirm:
-        try:
+    try:  # outside `creating`, so the recorder sees the CLI's error and marks the row failed
+        with recorder.creating("lease", name, site, {"resource_properties": resource_properties}) as confirm:
             created = cloud.lease_create(name=name, resource_properties=resource_properties,
                                          start=lease.start, end=lease.end)
-        except OpenStackError as exc:
-            if "Not enough" in exc.message:
-                raise NoCapacityError(f"Blazar at {site} refused the lease: {exc.message.split(': ', 1)[-1]}") from exc
-            raise
-        confirm(created.id, end=lease.end)
+            confirm(created.id, end=lease.end)
+    except OpenStackError as exc:
+        if "Not enough" in exc.message:
+            raise NoCapacityError(f"Blazar at {site} refused the lease: {exc.message.split(': ', 1)[-1]}") from exc
+        raise
     return created
 
 

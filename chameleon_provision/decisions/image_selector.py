@@ -108,6 +108,8 @@ def _rules_reason(image: ImageRecord, node: NodeRecord) -> str:
         return f"{image.name}: CUDA image for the node's NVIDIA GPU"
     if node.gpu_vendor == "amd":
         return f"{image.name}: ROCm image for the node's AMD GPU"
+    if node.gpu_vendor == "intel" and node.gpu_count:
+        return f"{image.name}: plain image (Chameleon publishes no Intel GPU image; install oneAPI on the node)"
     if node.arch == "aarch64":
         return f"{image.name}: ARM64 image for an aarch64 node"
     return f"{image.name}: plain image for a CPU node"
