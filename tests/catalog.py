@@ -54,12 +54,14 @@ TYPES: tuple[tuple[str, str, int, str, int, int, str, str, int, bool], ...] = (
 
 def nodes(sites: tuple[str, ...] = (UC, TACC)) -> list[NodeRecord]:
     out = []
+    numbered: dict[tuple[str, str], int] = {}  # node names are unique per site, across a type's variants
     for site, node_type, hosts, arch, threads, ram, vendor, model, gpus, ib in TYPES:
         if site not in sites:
             continue
         for i in range(hosts):
+            number = numbered[(site, node_type)] = numbered.get((site, node_type), -1) + 1
             out.append(NodeRecord(site=site, uid=f"{site[4:].lower()}-{node_type}-{model[:6]}-{gpus}-{i}",
-                                  node_name=f"{node_type}-{i}", node_type=node_type, arch=arch,
+                                  node_name=f"{node_type}-{number}", node_type=node_type, arch=arch,
                                   cpu_model="Xeon" if arch == "x86_64" else "ARM", cpu_threads=threads, ram_gb=ram,
                                   gpu_vendor=vendor, gpu_model=model, gpu_count=gpus,
                                   gpu_memory_gb=gpu_memory_gb(model), infiniband=ib))

@@ -67,25 +67,31 @@ def test_preferred_site_on_ties() -> None:
     assert rules_choice(req(), CATALOG, preferred_site=UC).site == UC
 
 
-def test_large_gpu_filter_selects_the_gpu_model() -> None:
+def test_a_mixed_type_is_reserved_by_node_name() -> None:
+    """compute_gigaio mixes A100 and no-GPU hosts: only `$node_name` (a key every host carries) selects one."""
     c = rules_choice(req("yes", 1, 80, "nvidia"), CATALOG, preferred_site=UC)
     assert c.node_type == "compute_gigaio" and c.site == UC
-    assert c.resource_properties == ("and", ("==", "$node_type", "compute_gigaio"),
-                                     ("==", "$gpu.gpu_model", "GA100 [A100 PCIe 80GB]"))
+    [op, key, name] = c.resource_properties
+    assert (op, key) == ("==", "$node_name")
+    gigaio = {n.node_name: n for n in CATALOG if n.site == UC and n.node_type == "compute_gigaio"}
+    assert gigaio[name].gpu_model == "GA100 [A100 PCIe 80GB]"
     assert c.hosts == 7
     assert resource_properties_valid(c.resource_properties, CATALOG, UC) is None
 
 
-def test_mixed_types_get_model_or_count_filters() -> None:
+def test_mixed_types_list_the_nodes_of_each_variant_and_plain_types_filter_by_type() -> None:
     ranked = rank_candidates(req("yes", 1, 20, "nvidia"), CATALOG, preferred_site=TACC)
-    props = {c.resource_properties for c in ranked if c.site == TACC}
-    assert ("and", ("==", "$node_type", "compute_gigaio"), ("==", "$gpu.gpu_model", "GA100GL [A30 PCIe]")) in props
-    liqid = [p for p in props if "compute_liqid" in str(p)]
-    assert ("and", ("==", "$node_type", "compute_liqid"), ("==", "$gpu.gpu_count", "2")) in liqid
-    v100 = next(c for c in ranked if c.node_type == "gpu_v100")
-    assert v100.resource_properties[2][1] == "$gpu.gpu_model"
     for c in ranked:
+        names = {n.node_name for n in CATALOG if n.site == c.site and n.node_type == c.node_type
+                 and (n.gpu_model, n.gpu_count) == (c.hardware.gpu_model, c.hardware.gpu_count)}
+        if c.node_names:
+            assert set(c.node_names) <= names and c.resource_properties == ("==", "$node_name", c.hardware.node_name)
+        else:
+            assert c.resource_properties == ("==", "$node_type", c.node_type)
         assert resource_properties_valid(c.resource_properties, CATALOG, c.site) is None, c
+    liqid = [c for c in ranked if c.node_type == "compute_liqid"]
+    assert {c.hardware.gpu_count for c in liqid} == {1, 2} and all(c.node_names for c in liqid)
+    assert not any("$gpu" in str(c.resource_properties) for c in ranked)
 
 
 def test_gpu_count_beyond_any_node_is_relaxed() -> None:
@@ -139,7 +145,9 @@ def test_cpu_workload_gets_plain_compute_first_gpus_last() -> None:
     assert all(c.hardware.gpu_count == 0 for c in ranked[:10])
     assert ranked[-1].hardware.gpu_count > 0
     assert not any(c.node_type == "compute_arm64" for c in ranked)
-    assert not any(c.node_type == "compute_gigaio" and c.hardware.gpu_count == 0 for c in ranked)
+    # a gigaio host without a GPU carries no GPU keys in Blazar, but it can still be reserved by name
+    plain_gigaio = [c for c in ranked if c.node_type == "compute_gigaio" and c.hardware.gpu_count == 0]
+    assert plain_gigaio and all(c.resource_properties[1] == "$node_name" for c in plain_gigaio)
 
 
 def test_cpu_needs_and_relaxation() -> None:
@@ -160,12 +168,15 @@ def test_no_match() -> None:
 
 @pytest.mark.parametrize(("props", "site", "problem"), [
     (["==", "$node_type", "gpu_rtx_6000"], UC, None),
-    (["and", ["==", "$node_type", "compute_gigaio"], ["==", "$gpu.gpu_model", "GA100 [A100 PCIe 80GB]"]], UC, None),
+    (["and", ["==", "$node_type", "compute_gigaio"], ["==", "$gpu.gpu_model", "GA100 [A100 PCIe 80GB]"]], UC,
+     "not one of"),
+    (["==", "$node_name", "compute_gigaio-0"], UC, None),
     (["=", "$node_type", "compute_skylake"], TACC, None),
     (["==", "$node_type", "gpu_rtx_6000"], TACC, "no host at CHI@TACC"),
     (["==", "$node_type", "compute_gigaio"], TACC, "different GPUs"),
     ([">=", "$architecture.smt_size", "48"], UC, "not allowed"),
-    (["==", "$gpu.gpu_model", "GA100 [A100 PCIe 80GB]"], UC, "$node_type condition is required"),
+    (["==", "$gpu.gpu_model", "GA100 [A100 PCIe 80GB]"], UC, "not one of"),
+    (["==", "$uid", "x"], UC, "not one of"),
     (["==", "$node_type", 5], UC, "triple of strings"),
     (["==", "$secret", "x"], UC, "not one of"),
     ([], UC, "non-empty"),

@@ -17,8 +17,9 @@ from chameleon_provision.models import GpuNeed, Requirements
 CATALOG = nodes()
 NVIDIA = Requirements(gpu=GpuNeed("yes", 1, None, "nvidia"))
 CANDIDATES = rank_candidates(NVIDIA, CATALOG, preferred_site=UC)
-V100_SXM2 = ["and", ["==", "$node_type", "gpu_v100"], ["==", "$gpu.gpu_model", "GV100GL [Tesla V100 SXM2 32GB]"]]
-V100_PCIE = ["and", ["==", "$node_type", "gpu_v100"], ["==", "$gpu.gpu_model", "GV100GL [Tesla V100 PCIe 32GB]"]]
+V100 = {n.node_name: n for n in CATALOG if n.site == UC and n.node_type == "gpu_v100"}
+V100_SXM2 = ["==", "$node_name", next(k for k, n in V100.items() if "SXM2" in n.gpu_model)]
+V100_PCIE = ["==", "$node_name", next(k for k, n in V100.items() if "PCIe" in n.gpu_model)]
 
 
 class StubAI:
@@ -64,7 +65,7 @@ def test_pin_that_cannot_meet_the_requirements_is_no_match_with_the_reason() -> 
 
 def test_adequate_pin_yields_only_that_type_with_each_hardware_variant() -> None:
     pinned = pinned_candidates(NVIDIA, CATALOG, "gpu_v100", UC)
-    assert [list(map(list, c.resource_properties[1:])) for c in pinned] == [V100_SXM2[1:], V100_PCIE[1:]]
+    assert [list(c.resource_properties) for c in pinned] == [V100_SXM2, V100_PCIE]
 
 
 def test_pin_without_a_site_takes_the_type_at_every_site() -> None:
@@ -121,6 +122,12 @@ def test_filter_admitting_two_gpu_models_is_rejected() -> None:
         choose(StubAI(answer("gpu_v100", ["==", "$node_type", "gpu_v100"])))
 
 
+def test_naming_a_node_of_the_wrong_variant_or_type_is_rejected() -> None:
+    rtx = next(n.node_name for n in CATALOG if n.site == UC and n.node_type == "gpu_rtx_6000")
+    with pytest.raises(ValueError, match="node_names"):
+        choose(StubAI(answer("gpu_v100", ["==", "$node_name", rtx])))
+
+
 def test_filter_with_an_unknown_key_is_rejected() -> None:
     props = ["and", ["==", "$node_type", "gpu_rtx_6000"], ["==", "$gpu.vendor", "nvidia"]]
     with pytest.raises(ValueError, match=r"property \$gpu.vendor is not one of"):
@@ -130,7 +137,7 @@ def test_filter_with_an_unknown_key_is_rejected() -> None:
 def test_valid_variant_filter_picks_that_variant() -> None:
     choice, order = choose(StubAI(answer("gpu_v100", V100_PCIE)))
     assert choice.hardware.gpu_model == "GV100GL [Tesla V100 PCIe 32GB]" and choice.candidates == 1
-    assert list(map(list, order[0].resource_properties[1:])) == V100_PCIE[1:]
+    assert list(order[0].resource_properties) == V100_PCIE
 
 
 # --- resource_properties_valid -------------------------------------------------------------------
@@ -142,7 +149,7 @@ def test_valid_variant_filter_picks_that_variant() -> None:
     (["==", "$node_type"], "triple of strings"),
     (["==", "$gpu.gpu_count", 1], "triple of strings"),
     ([">=", "$node_type", "gpu_rtx_6000"], "operator '>=' is not allowed"),
-    (["==", "$gpu.gpu_model", "TU102GL [Quadro RTX 6000/8000]"], "a $node_type condition is required"),
+    (["==", "$gpu.gpu_model", "TU102GL [Quadro RTX 6000/8000]"], "not one of $node_name, $node_type"),
     (["==", "$node_type", "gpu_mi100"], "no host at CHI@UC matches"),
 ])
 def test_untrustworthy_filters_are_named(props: Any, problem: str) -> None:

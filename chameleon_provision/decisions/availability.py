@@ -26,10 +26,11 @@ class SiteHosts:
 
 @dataclass(frozen=True)
 class Availability:
-    candidate: NodeCandidate
+    candidate: NodeCandidate  # for a node type that mixes hardware: naming a node that is free
     free_hosts: int
     total_hosts: int
     next_free: datetime | None
+    free_nodes: tuple[str, ...] = ()  # node names of the free hosts
 
 
 def _matches(node: NodeRecord, c: NodeCandidate) -> bool:
@@ -45,11 +46,16 @@ def load_site_hosts(cloud: Cloud, nodes: Sequence[NodeRecord]) -> SiteHosts:
 
 
 def check(candidate: NodeCandidate, site_hosts: SiteHosts, start: datetime, end: datetime) -> Availability:
-    mine = [h for n, h in site_hosts.nodes if _matches(n, candidate)]
+    mine = [(n, h) for n, h in site_hosts.nodes if _matches(n, candidate)]
+    if candidate.node_names:  # reserved by name: only this variant's adequate nodes count
+        mine = [(n, h) for n, h in mine if n.node_name in candidate.node_names]
     busy = busy_host_ids(site_hosts.allocations, start, end)
-    free = [h for h in mine if h.id not in busy]
-    when = None if free else next_free(site_hosts.allocations, [h.id for h in mine], start)
-    return Availability(candidate, len(free), len(mine), when)
+    free = sorted(n.node_name for n, h in mine if h.id not in busy)
+    when = None if free else next_free(site_hosts.allocations, [h.id for _, h in mine], start)
+    if candidate.node_names and free:
+        named = candidate.resource_properties[2] if len(candidate.resource_properties) == 3 else None
+        candidate = candidate if named in free else candidate.with_node(free[0])
+    return Availability(candidate, len(free), len(mine), when, tuple(free))
 
 
 def failover_order(candidates: Sequence[NodeCandidate], first: NodeCandidate) -> list[NodeCandidate]:

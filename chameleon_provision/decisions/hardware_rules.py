@@ -30,8 +30,9 @@ _CC: tuple[tuple[str, float], ...] = (
     ("M40", 5.2), ("K80", 3.7),
 )
 _SPECIAL = re.compile(r"^(storage|fpga|compute_nvdimm|compute_gigaio|compute_liqid)|_ib$")
-_ALLOWED_PROPS = {"$node_type": "node_type", "$gpu.gpu_model": "gpu_model", "$gpu.gpu_count": "gpu_count",
-                  "$node_name": "node_name", "$uid": "uid", "$architecture.platform_type": "arch"}
+# Only keys that every Chameleon Blazar host carries, old and doni-enrolled alike: Blazar drops a host that
+# lacks a key named in the filter, and newer hosts have no gpu.*, architecture.* or uid at all.
+_ALLOWED_PROPS = {"$node_type": "node_type", "$node_name": "node_name"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ class NodeCandidate:
     hosts: int
     score: tuple[Any, ...]
     reason: str
+    # For a node type that mixes hardware: the nodes of this variant, one of which is reserved by
+    # `$node_name` (as python-chi does); empty when `$node_type` alone selects the hardware.
+    node_names: tuple[str, ...] = ()
+
+    def with_node(self, node_name: str) -> NodeCandidate:
+        return replace(self, resource_properties=("==", "$node_name", node_name))
 
 
 def node_class(node: NodeRecord) -> str:
@@ -121,18 +128,11 @@ def _score(req: Requirements, node: NodeRecord, hosts: int, preferred: bool) -> 
             node.cpu_threads, *site[1:])
 
 
-def _properties(node: NodeRecord, variants: set[tuple[str, int]]) -> tuple[Any, ...] | None:
-    by_type = ("==", "$node_type", node.node_type)
+def _properties(node: NodeRecord, variants: set[tuple[str, int]]) -> tuple[Any, ...]:
+    """`$node_type` where it selects the hardware; else this node by name (the planner may swap in a free one)."""
     if len(variants) <= 1:
-        return by_type
-    if not node.gpu_model:
-        return None  # hosts without GPU keys cannot be told apart in a Blazar filter
-    conds: list[tuple[str, str, str]] = [by_type]
-    if len({m for m, _ in variants}) > 1:
-        conds.append(("==", "$gpu.gpu_model", node.gpu_model))
-    if len({c for m, c in variants if m == node.gpu_model}) > 1:
-        conds.append(("==", "$gpu.gpu_count", str(node.gpu_count)))
-    return ("and", *conds)
+        return ("==", "$node_type", node.node_type)
+    return ("==", "$node_name", node.node_name)
 
 
 def _describe(node: NodeRecord) -> str:
@@ -168,13 +168,13 @@ def _rank(req: Requirements, nodes: Sequence[NodeRecord], preferred_site: str | 
         shapes = Counter((n.cpu_threads, n.ram_gb, n.gpu_memory_gb) for n in fit)
         top = max(shapes.items(), key=lambda kv: (kv[1], -kv[0][0]))[0]
         rep = next(n for n in fit if (n.cpu_threads, n.ram_gb, n.gpu_memory_gb) == top)
+        mixed = len(variants[(site, node_type)]) > 1
         props = _properties(rep, variants[(site, node_type)])
-        if props is None:
-            continue
         reason = (f"{node_type} at {site}: {_describe(rep)}; {len(fit)} host(s); "
                   f"smallest adequate for {describe_need(req)}")
         out.append(NodeCandidate(site, node_type, props, rep, len(fit),
-                                 _score(req, rep, len(fit), site == preferred_site), reason + note))
+                                 _score(req, rep, len(fit), site == preferred_site), reason + note,
+                                 tuple(sorted(n.node_name for n in fit)) if mixed else ()))
     return sorted(out, key=lambda c: c.score)
 
 
@@ -242,7 +242,7 @@ def rules_choice(req: Requirements, nodes: Sequence[NodeRecord], preferred_site:
 
 
 def resource_properties_valid(props: Any, nodes: Sequence[NodeRecord], site: str) -> str | None:
-    """None if props is a Blazar filter we can trust at this site: equality leaves, a $node_type, real hosts."""
+    """None if props is a Blazar filter we can trust at this site: equality on $node_type or $node_name, real hosts."""
     if not isinstance(props, list | tuple) or not props:
         return "resource_properties must be a non-empty JSON array"
     leaves = list(props[1:]) if props[0] == "and" else [props]
@@ -255,12 +255,13 @@ def resource_properties_valid(props: Any, nodes: Sequence[NodeRecord], site: str
             return f"operator {leaf[0]!r} is not allowed (Blazar compares strings; use ==)"
         if leaf[1] not in _ALLOWED_PROPS:
             return f"property {leaf[1]} is not one of {', '.join(sorted(_ALLOWED_PROPS))}"
-    if not any(leaf[1] == "$node_type" for leaf in leaves):
-        return "a $node_type condition is required"
+    if not any(leaf[1] in ("$node_type", "$node_name") for leaf in leaves):
+        return "a $node_type or $node_name condition is required"
     here = [n for n in nodes if n.site == site]
     match = [n for n in here if all(str(getattr(n, _ALLOWED_PROPS[leaf[1]])) == leaf[2] for leaf in leaves)]
     if not match:
         return f"no host at {site} matches {json.dumps(props)}"
     if len({(n.gpu_model, n.gpu_count) for n in match}) > 1:
-        return f"{json.dumps(props)} admits hosts with different GPUs at {site}; add a $gpu.gpu_model condition"
+        return (f"{json.dumps(props)} admits hosts with different GPUs at {site}; "
+                "reserve one node of the wanted hardware with [\"==\", \"$node_name\", NAME]")
     return None

@@ -24,8 +24,9 @@ from chameleon_provision.models import DecidedBy, NodeChoice, NodeRecord, Requir
 NODE_INSTRUCTIONS = (
     "Choose one Chameleon node type for this repository from the candidates, all of which meet the stated "
     "needs. Prefer the smallest adequate hardware (scarce GPUs such as H100/A100 only when needed), the "
-    "preferred site on ties. Give a Blazar resource_properties filter: [\"==\", \"$node_type\", TYPE], or, where "
-    "a node type mixes GPU models, [\"and\", [\"==\", \"$node_type\", TYPE], [\"==\", \"$gpu.gpu_model\", MODEL]]. "
+    "preferred site on ties. Give the candidate's Blazar resource_properties filter as listed: "
+    "[\"==\", \"$node_type\", TYPE], or, for a node type that mixes hardware, [\"==\", \"$node_name\", NAME] with NAME "
+    "from its node_names. "
     "Exactly one node is reserved, whatever the repository says."
 )
 
@@ -42,7 +43,7 @@ def _candidate_row(c: NodeCandidate) -> dict[str, Any]:
     return {"site": c.site, "node_type": c.node_type, "resource_properties": list(c.resource_properties),
             "hosts": c.hosts, "arch": hw.arch, "cpu_threads": hw.cpu_threads, "ram_gb": hw.ram_gb,
             "gpu_vendor": hw.gpu_vendor, "gpu_model": hw.gpu_model, "gpu_count": hw.gpu_count,
-            "gpu_memory_gb": hw.gpu_memory_gb}
+            "gpu_memory_gb": hw.gpu_memory_gb} | ({"node_names": list(c.node_names[:20])} if c.node_names else {})
 
 
 def to_choice(c: NodeCandidate, decided_by: DecidedBy, reason: str) -> NodeChoice:
@@ -80,11 +81,14 @@ def choose_node(ai: AIClient, req: Requirements, candidates: Sequence[NodeCandid
         if problem:
             raise ValueError(f"resource_properties {json.dumps(props)} rejected: {problem}")
         if json.dumps(props) != json.dumps(list(match.resource_properties)):
-            variant = next((c for c in candidates if c.site == match.site and c.node_type == match.node_type
-                            and json.dumps(list(c.resource_properties)) == json.dumps(props)), None)
-            if variant is None:
-                raise ValueError("resource_properties must select the candidate's hardware exactly as listed")
-            match = variant
+            same_type = [c for c in candidates if c.site == match.site and c.node_type == match.node_type]
+            exact = next((c for c in same_type if json.dumps(list(c.resource_properties)) == json.dumps(props)), None)
+            named = next((c for c in same_type if len(props) == 3 and props[1] == "$node_name"
+                          and props[2] in c.node_names), None)
+            if exact is None and named is None:
+                raise ValueError("resource_properties must select the candidate's hardware exactly as listed, or "
+                                 "name one of its node_names with [\"==\", \"$node_name\", NAME]")
+            match = exact or (named.with_node(props[2]) if named else match)
         return match, answer.reason[:200]
 
     outcome = ai.decide("node_type", instructions=NODE_INSTRUCTIONS,

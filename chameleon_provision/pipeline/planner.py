@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from chameleon_provision.cloud.key_manager import decide_key
 from chameleon_provision.cloud.network_manager import plan_address
 from chameleon_provision.decisions.availability import SiteHosts, failover_order, first_available, load_site_hosts
-from chameleon_provision.decisions.hardware_rules import rank_candidates
+from chameleon_provision.decisions.hardware_rules import NodeCandidate, rank_candidates
 from chameleon_provision.decisions.image_selector import choose_image
 from chameleon_provision.decisions.lease import BLAZAR_MINUTE, decide_lease
 from chameleon_provision.decisions.node_selector import choose_node, pinned_candidates, to_choice
@@ -67,8 +67,11 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
         raise _no_capacity(checked, lease)
     notes = tuple(f"{a.candidate.node_type} at {a.candidate.site}: no free host of {a.total_hosts}"
                   for a in checked if a.free_hosts == 0)
-    if found.candidate is not first:
+    if not _same_variant(found.candidate, first):
         choice = to_choice(found.candidate, "rules", f"{found.candidate.reason}; failover: {notes[0]}")
+    elif found.candidate.resource_properties != first.resource_properties:  # that node is busy: a free twin
+        choice = replace(choice, resource_properties=tuple(found.candidate.resource_properties),
+                         reason=f"{choice.reason}; {found.candidate.resource_properties[2]} is free over the window")
     progress(f"node: {choice.node_type} at {choice.site} ({found.free_hosts} free), decided by {choice.decided_by}")
 
     cloud = session.cloud(choice.site)
@@ -82,6 +85,11 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
                 image=image, lease=lease,
                 key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
                 address=plan_address(cloud), notes=notes)
+
+
+def _same_variant(a: NodeCandidate, b: NodeCandidate) -> bool:
+    return (a.site, a.node_type, a.hardware.gpu_model, a.hardware.gpu_count) == (
+        b.site, b.node_type, b.hardware.gpu_model, b.hardware.gpu_count)
 
 
 def _images(session: Session, site: str) -> list[ImageRecord]:
