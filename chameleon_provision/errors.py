@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     PROVISIONING_FAILED = 12
     CONFIRMATION_REQUIRED = 13
     STATE = 14
+    ALLOCATION_EXCEEDED = 15
     INTERRUPTED = 130
 
 
@@ -133,6 +134,12 @@ class StateError(ProvisionError):
     """Recorded run state is missing or inconsistent (unknown run id, corrupt database)."""
 
     exit_code = ExitCode.STATE
+
+
+class AllocationExceeded(ProvisionError):
+    """Chameleon refused the lease: the project's service units cannot cover it."""
+
+    exit_code = ExitCode.ALLOCATION_EXCEEDED
 
 
 class ChecksFailed(ProvisionError):

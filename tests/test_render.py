@@ -14,7 +14,7 @@ from chameleon_provision.cloud.key_manager import KeyDecision
 from chameleon_provision.cloud.network_manager import AddressPlan
 from chameleon_provision.commands.render import status_document, status_table, summary, time_left
 from chameleon_provision.models import GpuNeed, ImageChoice, ImageRecord, LeaseWindow, NodeChoice, Requirements
-from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
+from chameleon_provision.pipeline.plan import Cost, Outcome, Plan, RepoInfo, document
 from chameleon_provision.state.store import ResourceRecord, RunRecord
 
 RTX = next(n for n in nodes() if n.node_type == "gpu_rtx_6000")
@@ -34,7 +34,7 @@ def plan(source: str = "https://github.com/o/r", reason: str = "smallest adequat
     lease = LeaseWindow("now", "2026-08-01 20:00", 8.0, "rules", "default length")
     key = KeyDecision("prov-key", "reuse", None, "found")
     return Plan("08011200-ab12", RepoInfo(source, "0123456789abcdef", "r"), req, node, 30, image, lease, key,
-                AddressPlan("create", None, "new"), notes)
+                AddressPlan("create", None, "new"), Cost(2.0, lease.hours), notes)
 
 
 def render(doc: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from chameleon_provision.cloud.operations import Lease, Reservation
 from chameleon_provision.cloud.reservation_manager import create_lease, wait_active
-from chameleon_provision.errors import NoCapacityError, OpenStackError, ProvisioningFailed
+from chameleon_provision.errors import AllocationExceeded, NoCapacityError, OpenStackError, ProvisioningFailed
 from chameleon_provision.models import LeaseWindow
 from chameleon_provision.state.recorder import Recorder
 from chameleon_provision.state.store import StateStore
@@ -53,6 +53,16 @@ def test_capacity_refusal_is_no_capacity_and_the_record_says_failed(recorder: Re
                      resource_properties=[], lease=WINDOW)
     [row] = recorder.store.resources("r1")
     assert row.status == "failed" and not row.live
+
+
+def test_service_unit_refusal_names_both_figures_and_its_own_exit_code(recorder: Recorder) -> None:
+    refused = OpenStackError("ERROR: Reservation for project CHI-1 would spend 336.0 SUs, only 20.5 left",
+                             returncode=1)
+    with pytest.raises(AllocationExceeded, match=r"would spend 336.0 SUs, only 20.5 left") as info:
+        create_lease(FakeCloud(refused), recorder, name="run-lease", site="CHI@UC",  # type: ignore[arg-type]
+                     resource_properties=[], lease=WINDOW)
+    assert info.value.exit_code == 15
+    assert [r.status for r in recorder.store.resources("r1")] == ["failed"]
 
 
 @pytest.mark.parametrize("status", ["CREATING", "STARTING", "UPDATING"])

@@ -166,8 +166,8 @@ class Cloud:
     # Blazar
     def hosts(self) -> list[Mapping[str, Any]]:
         # The default columns omit reservable/disabled; -c ignores a column no host has.
-        return list(self.run("reservation", "host", "list", "-c", "id", "-c", "hypervisor_hostname", "-c", "uid",
-                             "-c", "node_type", "-c", "reservable", "-c", "disabled") or [])
+        columns = ("id", "hypervisor_hostname", "uid", "node_name", "node_type", "su_factor", "reservable", "disabled")
+        return list(self.run("reservation", "host", "list", *(a for c in columns for a in ("-c", c))) or [])
 
     def allocations(self) -> list[Mapping[str, Any]]:
         return list(self.run("reservation", "allocation", "list", "host") or [])

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from chameleon_provision.cloud.operations import Cloud, Lease
 from chameleon_provision.cloud.polling import wait_for_status
-from chameleon_provision.errors import NoCapacityError, OpenStackError, ProvisioningFailed
+from chameleon_provision.errors import AllocationExceeded, NoCapacityError, OpenStackError, ProvisioningFailed
 from chameleon_provision.models import LeaseWindow
 from chameleon_provision.state.recorder import Recorder
 
+# The balance service's refusal: "Reservation for project X would spend N SUs, only M left"
+_SU_REFUSAL = re.compile(r"[^:]*would spend [\d.]+ SUs?, only [-\d.]+ left")
 LEASE_DEAD = ("ERROR", "TERMINATING", "TERMINATED", "DELETING")
 
 
@@ -24,6 +27,9 @@ def create_lease(cloud: Cloud, recorder: Recorder, *, name: str, site: str, reso
     except OpenStackError as exc:
         if "Not enough" in exc.message:
             raise NoCapacityError(f"Blazar at {site} refused the lease: {exc.message.split(': ', 1)[-1]}") from exc
+        if refusal := _SU_REFUSAL.search(exc.message):
+            raise AllocationExceeded(f"{site} refused the lease: {refusal.group(0).strip()}",
+                                     hint="a shorter --hours or a cheaper --node-type costs fewer SUs") from exc
         raise
     return created
 

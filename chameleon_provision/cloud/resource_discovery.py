@@ -130,6 +130,8 @@ class BlazarHost:
     node_type: str
     reservable: bool
     uid: str = ""
+    node_name: str = ""
+    su_factor: float = 1.0  # service units per hour of this host (Chameleon's default is 1.0)
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> BlazarHost:
@@ -137,19 +139,32 @@ class BlazarHost:
             value = rec.get(name, default)
             return value.lower() == "true" if isinstance(value, str) else bool(value)
 
+        try:
+            su_factor = float(rec.get("su_factor") or 1.0)
+        except (TypeError, ValueError):
+            su_factor = 1.0
         return cls(id=str(rec.get("id", "")), hypervisor_hostname=str(rec.get("hypervisor_hostname", "")),
                    node_type=str(rec.get("node_type", "")),
-                   reservable=flag("reservable", True) and not flag("disabled", False), uid=str(rec.get("uid", "")))
+                   reservable=flag("reservable", True) and not flag("disabled", False), uid=str(rec.get("uid", "")),
+                   node_name=str(rec.get("node_name") or ""), su_factor=su_factor)
 
 
 def reservable_nodes(nodes: Iterable[NodeRecord], hosts: Iterable[BlazarHost]) -> list[tuple[NodeRecord, BlazarHost]]:
-    """Pairs of node and Blazar host for nodes Blazar can reserve (join on uid, as python-chi does)."""
-    by_name: dict[str, BlazarHost] = {}
+    """Pairs of node and Blazar host for nodes Blazar can reserve.
+
+    The discovery API's uid is Blazar's hypervisor_hostname; older hosts also carry it as `uid`, and every
+    host carries `node_name` (doni-enrolled ones have nothing else), so the join falls back to the name.
+    """
+    by_uid: dict[str, BlazarHost] = {}
+    by_node_name: dict[str, BlazarHost] = {}
     for host in hosts:
-        by_name[host.hypervisor_hostname] = host
+        by_uid[host.hypervisor_hostname] = host
         if host.uid:
-            by_name.setdefault(host.uid, host)
-    return [(n, by_name[n.uid]) for n in nodes if n.uid in by_name and by_name[n.uid].reservable]
+            by_uid.setdefault(host.uid, host)
+        if host.node_name:
+            by_node_name.setdefault(host.node_name, host)
+    pairs = [(n, by_uid.get(n.uid) or by_node_name.get(n.node_name)) for n in nodes]
+    return [(n, h) for n, h in pairs if h is not None and h.reservable]
 
 
 def _parse_date(value: str) -> datetime:

@@ -37,6 +37,9 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     row("", res["reason"])
     row("image", f"{img['name']} [{img['decided_by']}] {img['reason']}")
     row("lease", f"{lease['hours']:g} h until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
+    if cost := doc.get("cost"):
+        row("cost", f"about {cost['su_total']:g} SU ({cost['su_per_hour']:g} SU/h x {cost['hours']:g} h); "
+                    "`provision destroy` stops the charge early")
     for note in doc.get("notes", []):
         row("note", note)
     if doc["mode"] == "provision":

@@ -31,6 +31,7 @@ class Availability:
     total_hosts: int
     next_free: datetime | None
     free_nodes: tuple[str, ...] = ()  # node names of the free hosts
+    su_factor: float = 1.0  # service units per hour of the host the lease will get (the dearest it could get)
 
 
 def _matches(node: NodeRecord, c: NodeCandidate) -> bool:
@@ -55,7 +56,11 @@ def check(candidate: NodeCandidate, site_hosts: SiteHosts, start: datetime, end:
     if candidate.node_names and free:
         named = candidate.resource_properties[2] if len(candidate.resource_properties) == 3 else None
         candidate = candidate if named in free else candidate.with_node(free[0])
-    return Availability(candidate, len(free), len(mine), when, tuple(free))
+    if candidate.node_names and free:
+        factors = [h.su_factor for n, h in mine if n.node_name == candidate.resource_properties[2]]
+    else:
+        factors = [h.su_factor for n, h in mine if h.id not in busy] or [h.su_factor for _, h in mine]
+    return Availability(candidate, len(free), len(mine), when, tuple(free), max(factors, default=1.0))
 
 
 def failover_order(candidates: Sequence[NodeCandidate], first: NodeCandidate) -> list[NodeCandidate]:

@@ -20,6 +20,21 @@ class RepoInfo:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """Chameleon charges a lease hours x the su_factor of each host, checked up front at create."""
+
+    su_per_hour: float
+    hours: float
+
+    @property
+    def su_total(self) -> float:
+        return round(self.su_per_hour * self.hours, 2)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"su_per_hour": self.su_per_hour, "hours": self.hours, "su_total": self.su_total}
+
+
+@dataclass(frozen=True)
 class Plan:
     run_id: str
     repo: RepoInfo
@@ -30,6 +45,7 @@ class Plan:
     lease: LeaseWindow
     key: KeyDecision
     address: AddressPlan
+    cost: Cost
     notes: tuple[str, ...] = ()
 
 
@@ -80,6 +96,7 @@ def document(plan: Plan, mode: str, stats: dict[str, Any], outcome: Outcome | No
                   "decided_by": plan.lease.decided_by, "reason": plan.lease.reason},
         "keypair": {"name": plan.key.keypair_name, "action": plan.key.action, "reason": plan.key.reason},
         "floating_ip_plan": {"action": plan.address.action, "address": plan.address.address},
+        "cost": plan.cost.as_dict(),
         "notes": list(plan.notes),
     }
     if outcome is not None:

@@ -17,7 +17,7 @@ from chameleon_provision.decisions.node_selector import choose_node, pinned_cand
 from chameleon_provision.decisions.requirements import decide_requirements
 from chameleon_provision.errors import NoCapacityError, NoMatchError
 from chameleon_provision.models import ImageRecord, LeaseWindow
-from chameleon_provision.pipeline.plan import Plan, RepoInfo
+from chameleon_provision.pipeline.plan import Cost, Plan, RepoInfo
 from chameleon_provision.pipeline.session import Session
 from chameleon_provision.repo_analyzer import Analysis
 
@@ -84,7 +84,7 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     return Plan(run_id=run_id, repo=repo, requirements=req, node=choice, available_hosts=found.free_hosts,
                 image=image, lease=lease,
                 key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
-                address=plan_address(cloud), notes=notes)
+                address=plan_address(cloud), cost=Cost(found.su_factor, lease.hours), notes=notes)
 
 
 def _same_variant(a: NodeCandidate, b: NodeCandidate) -> bool:

@@ -68,7 +68,8 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
     plan = make_plan(session, run_id, repo, analysis, options.pins)
     if options.plan_only:
         return document(plan, "plan", session.stats())
-    summary = (f"Create a {plan.lease.hours:g} h lease on {plan.node.node_type} at {plan.node.site}, "
+    summary = (f"Create a {plan.lease.hours:g} h lease on {plan.node.node_type} at {plan.node.site} "
+               f"(about {plan.cost.su_total:g} SU: {plan.cost.su_per_hour:g} SU/h), "
                f"a server with {plan.image.image.name} and a floating IP?")
     if options.confirm is None or not options.confirm(summary):
         raise ProvisionError("cancelled; nothing was created")
