@@ -11,7 +11,8 @@ from chameleon_provision.cloud.network_manager import (
     acquire_address,
     attach_address,
     description,
-    plan_address,
+    plan_reserved_address,
+    reserved_address,
     reusable_address,
 )
 from chameleon_provision.cloud.operations import FloatingIP, Server
@@ -70,11 +71,20 @@ def test_only_our_own_unattached_address_is_reusable() -> None:
     assert reusable_address(FakeCloud(attached, foreign, empty_port, OURS_OLD)) == empty_port
 
 
-def test_plan_reuses_an_earlier_address_else_plans_a_new_one() -> None:
-    reuse = plan_address(FakeCloud(OURS_OLD))
-    assert (reuse.action, reuse.address) == ("reuse", "192.5.87.10")
-    assert "192.5.87.10" in reuse.reason
-    assert plan_address(FakeCloud()).action == "create" and plan_address(FakeCloud()).address is None
+def test_the_plan_reserves_the_address_in_the_lease() -> None:
+    plan = plan_reserved_address()
+    assert (plan.action, plan.address) == ("reserve", None) and "ad hoc" in plan.reason
+
+
+def test_the_reserved_address_is_found_by_its_reservation_tag_and_left_to_the_lease(store: StateStore) -> None:
+    cloud = FakeCloud()
+    tagged = FloatingIP("F-res", "192.5.87.200", None, description="reservation:FR1")
+    calls = iter([[], [tagged]])  # Blazar creates it as the lease starts: not there on the first look
+    cloud.reserved_floating_ips = lambda rid: next(calls) if rid == "FR1" else []  # type: ignore[attr-defined]
+    fip = reserved_address(cloud, Recorder(store, "new"), UC, "FR1", timeout=5, poll=0)  # type: ignore[arg-type]
+    assert fip.address == "192.5.87.200"
+    [row] = store.resources("new")
+    assert (row.kind, row.cloud_id, row.status, row.live) == ("floating_ip", "F-res", "with_lease", False)
 
 
 def test_acquire_reuses_and_hands_the_address_over_from_the_earlier_run(store: StateStore) -> None:

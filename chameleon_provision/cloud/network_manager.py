@@ -23,9 +23,14 @@ def description(run_id: str) -> str:
 
 @dataclass(frozen=True)
 class AddressPlan:
-    action: str  # reuse | create
+    action: str  # reserve (in the lease) | reuse | create
     address: str | None
     reason: str
+
+
+def plan_reserved_address() -> AddressPlan:
+    """Chameleon's advice: reserve the address in the lease (its own pool, guaranteed for the lease)."""
+    return AddressPlan("reserve", None, "a floating IP reserved in the lease; an ad hoc one if Blazar refuses")
 
 
 def reusable_address(cloud: Cloud) -> FloatingIP | None:
@@ -34,12 +39,25 @@ def reusable_address(cloud: Cloud) -> FloatingIP | None:
                 None)
 
 
-def plan_address(cloud: Cloud) -> AddressPlan:
-    """Reuse an unattached address this tool created earlier, else plan a new one."""
-    fip = reusable_address(cloud)
-    if fip is not None:
-        return AddressPlan("reuse", fip.address, f"unattached address {fip.address} from an earlier run")
-    return AddressPlan("create", None, "a new floating IP from the public network")
+def reserved_address(cloud: Cloud, recorder: Recorder, site: str, reservation_id: str, *, timeout: float = 60.0,
+                     poll: float = 2.0) -> FloatingIP:
+    """The address Blazar made for the lease's virtual:floatingip reservation (tagged with its id).
+
+    It belongs to the lease: Blazar deletes it when the lease ends, so the run records it without
+    ever deleting it itself.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = cloud.reserved_floating_ips(reservation_id)
+        if found:
+            fip = found[0]
+            recorder.note("floating_ip", fip.description or f"reservation:{reservation_id}", site, fip.id,
+                          "with_lease", address=fip.address, reservation_id=reservation_id)
+            return fip
+        if time.monotonic() > deadline:
+            raise ProvisioningFailed(f"the lease's reserved floating IP (reservation {reservation_id}) did not appear "
+                                     f"within {timeout:.0f} s")
+        time.sleep(poll)
 
 
 def acquire_address(cloud: Cloud, recorder: Recorder, store: StateStore, site: str, public_network: str

@@ -48,6 +48,11 @@ class Lease:
         """The physical:host reservation's id: the Nova hint needs this, not the lease id."""
         return next((r.id for r in self.reservations if r.resource_type == "physical:host"), None)
 
+    @property
+    def address_reservation_id(self) -> str | None:
+        """The virtual:floatingip reservation's id: Neutron tags the reserved address `reservation:<id>`."""
+        return next((r.id for r in self.reservations if r.resource_type == "virtual:floatingip"), None)
+
 
 @dataclass(frozen=True)
 class Server:
@@ -142,6 +147,13 @@ class Cloud:
     def floating_ips(self) -> list[FloatingIP]:
         return [_fip(r) for r in self.run("floating", "ip", "list", "--long") or []]
 
+    def reserved_floating_ips(self, reservation_id: str) -> list[FloatingIP]:
+        return [_fip(r) for r in self.run("floating", "ip", "list", "--long", "--tags",
+                                          f"reservation:{reservation_id}") or []]
+
+    def network_id(self, name: str) -> str:
+        return str(self.run("network", "show", name)["id"])
+
     def floating_ip_create(self, network: str, description: str) -> FloatingIP:
         return _fip(self.run("floating", "ip", "create", "--description", description, network))
 
@@ -172,10 +184,14 @@ class Cloud:
     def allocations(self) -> list[Mapping[str, Any]]:
         return list(self.run("reservation", "allocation", "list", "host") or [])
 
-    def lease_create(self, *, name: str, resource_properties: Sequence[Any], start: str, end: str) -> Lease:
+    def lease_create(self, *, name: str, resource_properties: Sequence[Any], start: str, end: str,
+                     address_network_id: str | None = None) -> Lease:
+        """One host, and with `address_network_id` one floating IP reserved from that network's pool."""
         props = json.dumps(list(resource_properties), separators=(",", ":"))
         args = ["reservation", "lease", "create", "--reservation",
                 f"min=1,max=1,resource_type=physical:host,resource_properties={props}", "--end-date", end]
+        if address_network_id:
+            args += ["--reservation", f"resource_type=virtual:floatingip,network_id={address_network_id},amount=1"]
         if start != "now":
             args += ["--start-date", start]
         data = self.run(*args, name, output="lease")

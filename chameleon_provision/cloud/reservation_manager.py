@@ -14,15 +14,37 @@ from chameleon_provision.state.recorder import Recorder
 
 # The balance service's refusal: "Reservation for project X would spend N SUs, only M left"
 _SU_REFUSAL = re.compile(r"[^:]*would spend [\d.]+ SUs?, only [-\d.]+ left")
+# Blazar's floating IP plugin: "Not enough floating IPs available" (and the like for the reserved pool)
+_ADDRESS_REFUSAL = re.compile(r"(?i)(not enough|no more|insufficient)[^.]*floating ?ips?"
+                              r"|floating ?ips?[^.]*(quota|exhausted)")
 LEASE_DEAD = ("ERROR", "TERMINATING", "TERMINATED", "DELETING")
 
 
 def create_lease(cloud: Cloud, recorder: Recorder, *, name: str, site: str, resource_properties: Any,
-                 lease: LeaseWindow) -> Lease:
+                 lease: LeaseWindow, address_network_id: str | None = None,
+                 progress: Callable[[str], None] = lambda _m: None) -> Lease:
+    """The lease, with a floating IP reserved in it when `address_network_id` is given.
+
+    Reserved addresses come from a pool of their own; when Blazar cannot reserve one, the lease is
+    created without it and the run falls back to an ad hoc address (see network_manager).
+    """
+    try:
+        return _create(cloud, recorder, name, site, resource_properties, lease, address_network_id)
+    except OpenStackError as exc:
+        if not (address_network_id and _ADDRESS_REFUSAL.search(exc.message)):
+            raise
+        progress(f"Blazar could not reserve a floating IP ({exc.message.splitlines()[-1][:120]}); "
+                 "leasing the node alone and taking an ad hoc address after it starts")
+        return _create(cloud, recorder, name, site, resource_properties, lease, None)
+
+
+def _create(cloud: Cloud, recorder: Recorder, name: str, site: str, resource_properties: Any, lease: LeaseWindow,
+            address_network_id: str | None) -> Lease:
+    detail = {"resource_properties": resource_properties, "reserves_address": bool(address_network_id)}
     try:  # outside `creating`, so the recorder sees the CLI's error and marks the row failed
-        with recorder.creating("lease", name, site, {"resource_properties": resource_properties}) as confirm:
+        with recorder.creating("lease", name, site, detail) as confirm:
             created = cloud.lease_create(name=name, resource_properties=resource_properties,
-                                         start=lease.start, end=lease.end)
+                                         start=lease.start, end=lease.end, address_network_id=address_network_id)
             confirm(created.id, end=lease.end)
     except OpenStackError as exc:
         if "Not enough" in exc.message:

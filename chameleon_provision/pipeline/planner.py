@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chameleon_provision.cloud.key_manager import decide_key
-from chameleon_provision.cloud.network_manager import plan_address
+from chameleon_provision.cloud.network_manager import plan_reserved_address
 from chameleon_provision.decisions.availability import SiteHosts, failover_order, first_available, load_site_hosts
 from chameleon_provision.decisions.hardware_rules import NodeCandidate, rank_candidates
 from chameleon_provision.decisions.image_selector import choose_image
@@ -84,7 +84,7 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     return Plan(run_id=run_id, repo=repo, requirements=req, node=choice, available_hosts=found.free_hosts,
                 image=image, lease=lease,
                 key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
-                address=plan_address(cloud), cost=Cost(found.su_factor, lease.hours), notes=notes)
+                address=plan_reserved_address(), cost=Cost(found.su_factor, lease.hours), notes=notes)
 
 
 def _same_variant(a: NodeCandidate, b: NodeCandidate) -> bool:

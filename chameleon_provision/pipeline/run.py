@@ -93,9 +93,11 @@ def _create(session: Session, plan: Plan, options: RunOptions, outcome: Outcome)
     outcome.keypair = key.keypair_name
     progress(f"keypair {key.keypair_name} ({plan.key.action})")
 
+    address_network = cloud.network_id(settings.public_network) if plan.address.action == "reserve" else None
     lease = reservation_manager.create_lease(cloud, recorder, name=f"{name}-lease", site=site,
                                              resource_properties=list(plan.node.resource_properties),
-                                             lease=plan.lease)
+                                             lease=plan.lease, address_network_id=address_network,
+                                             progress=progress)
     outcome.lease_id = lease.id
     lease = reservation_manager.wait_active(cloud, lease, timeout=settings.lease_timeout,
                                             poll=settings.poll_seconds, progress=progress)
@@ -108,7 +110,11 @@ def _create(session: Session, plan: Plan, options: RunOptions, outcome: Outcome)
                                          poll=settings.poll_seconds, progress=progress)
     outcome.server = {"id": server.id, "name": server.name, "status": server.status}
 
-    fip = network_manager.acquire_address(cloud, recorder, session.store, site, settings.public_network)
+    if lease.address_reservation_id:
+        fip = network_manager.reserved_address(cloud, recorder, site, lease.address_reservation_id,
+                                               poll=min(settings.poll_seconds, 2.0))
+    else:
+        fip = network_manager.acquire_address(cloud, recorder, session.store, site, settings.public_network)
     network_manager.attach_address(cloud, server.id, fip)
     outcome.floating_ip = fip.address
     identity = f"-i {key.private_path} " if key.private_path else ""
