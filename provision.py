@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Callable
@@ -21,7 +22,6 @@ from chameleon_provision.errors import (
     ProvisionError,
     TeardownIncomplete,
 )
-from chameleon_provision.twin.cli import twin_group
 
 
 class DefaultGroup(click.Group):
@@ -33,6 +33,24 @@ class DefaultGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+
+class LazyGroup(click.Group):
+    """A subcommand group imported only when it runs: `provision --help` shows `help` without loading it."""
+
+    def __init__(self, name: str, target: str, help: str) -> None:
+        super().__init__(name=name, help=help)
+        self.target = target  # "module:attribute" of the real click.Group
+
+    def _real(self) -> click.Group:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)
 
 
 def _emit(doc: dict[str, Any]) -> None:
@@ -210,7 +228,9 @@ def doctor(opts: Common) -> None:
             _emit(doc)
 
 
-cli.add_command(twin_group)
+# The twin is its own package (`chameleon-twin`); loading it lazily keeps it out of every other command.
+cli.add_command(LazyGroup("twin", "chameleon_twin.cli:twin_group",
+                          help="Run the local Chameleon twin (CHI@UC and CHI@TACC) for demos and tests."))
 
 
 def main(argv: list[str] | None = None) -> None:

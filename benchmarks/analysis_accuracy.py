@@ -37,7 +37,7 @@ def load_catalog(kind: str, shared: Path) -> tuple[list[NodeRecord], str]:
     if kind in ("auto", "twin"):
         try:
             from chameleon_provision.cloud.resource_discovery import parse_node
-            from chameleon_provision.twin.inventory import node_records  # type: ignore[import-not-found]
+            from chameleon_twin.inventory import node_records  # type: ignore[import-not-found]
 
             found = [parse_node(r, region) for uid, region in SITES.items() for r in node_records(uid)]
             if found:
@@ -62,7 +62,7 @@ def load_catalog(kind: str, shared: Path) -> tuple[list[NodeRecord], str]:
 def load_images(site: str) -> list[ImageRecord]:
     """The site's Glance catalog from the twin when it exists, else the §4 list in tests/catalog.py."""
     try:
-        from chameleon_provision.twin.images import site_images
+        from chameleon_twin.images import site_images
     except ImportError:
         return images()
     uid = next(u for u, region in SITES.items() if region == site)

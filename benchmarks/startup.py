@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("chameleon_twin", "chameleon_provision.twin", "openai", "openstackclient", "blazarclient", "keystoneauth1",
+HEAVY = ("chameleon_twin", "openai", "openstackclient", "blazarclient", "keystoneauth1",
          "pydantic", "requests", "git", "rich")
 
 

@@ -1,11 +1,20 @@
-"""Shared fixtures: every test runs with a private state dir and HOME, and no real credentials or AI key."""
+"""Shared fixtures: every test runs with a private state dir and HOME, and no real credentials or AI key.
+
+Tests that need the Chameleon twin take `twin`: one in-process server for the whole session, reset
+to its start-up state before each test, so one test's leases, faults or clock jumps never reach the next.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import Openstack, RunMain, admin, run_openstack
+
+import provision
+from chameleon_twin.server import TwinServer
 
 pytest_plugins = ["fake_llm"]
 
@@ -32,3 +41,37 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def twin_server() -> Iterator[TwinServer]:
+    """The one twin of the session; tests take `twin`, which resets it first."""
+    with TwinServer(port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def twin(twin_server: TwinServer) -> TwinServer:
+    """The session twin, reset (fresh sites, clock offset and faults cleared) through its admin API."""
+    admin(twin_server, "POST", "reset")
+    return twin_server
+
+
+@pytest.fixture
+def openstack(twin: TwinServer) -> Openstack:
+    """`openstack(*args, site="CHI@UC", env=None, fmt=True, stdin=None)` -> (rc, stdout, stderr) on the twin."""
+    def run(*args: str, site: str = "CHI@UC", env: dict[str, str] | None = None, fmt: bool = True,
+            stdin: str | None = None) -> tuple[int, str, str]:
+        return run_openstack(env if env is not None else twin.env(site), *args, fmt=fmt, stdin=stdin)
+    return run
+
+
+@pytest.fixture
+def run_main(capsys: pytest.CaptureFixture[str]) -> RunMain:
+    """`run_main(*args)` runs `provision` in this process -> (exit code, stdout, stderr)."""
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as info:
+            provision.main(list(args))
+        out, err = capsys.readouterr()
+        return int(info.value.code or 0), out, err
+    return run

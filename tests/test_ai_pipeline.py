@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fake_llm import FakeLLM
+from helpers import RunMain
 
-import provision
-from chameleon_provision.twin.server import TwinServer
+from chameleon_twin.server import TwinServer
 
 pytestmark = pytest.mark.e2e
 GPU_REPO = str(Path(__file__).resolve().parents[1] / "examples" / "pytorch-gpu-24gb")
@@ -29,12 +28,6 @@ NODE = {"site": "CHI@UC", "node_type": "gpu_rtx_6000", "resource_properties": ["
         "reason": "smallest 24 GB NVIDIA node"}
 
 
-@pytest.fixture(scope="module")
-def twin() -> Iterator[TwinServer]:
-    with TwinServer(port=0) as server:
-        yield server
-
-
 @pytest.fixture
 def ai_env(twin: TwinServer, fake_llm, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     for key, value in twin.env("CHI@UC").items():
@@ -43,19 +36,17 @@ def ai_env(twin: TwinServer, fake_llm, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.base_url)
 
 
-def plan(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[dict, str]:
-    with pytest.raises(SystemExit) as info:
-        provision.main([GPU_REPO, "--plan-only", "--json", *extra])
-    out, err = capsys.readouterr()
-    assert info.value.code == 0, err
+def plan(run_main: RunMain, *extra: str) -> tuple[dict, str]:
+    code, out, err = run_main(GPU_REPO, "--plan-only", "--json", *extra)
+    assert code == 0, err
     return json.loads(out), err
 
 
-def test_valid_answers_are_used_for_all_four_decisions(ai_env: None, fake_llm, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_valid_answers_are_used_for_all_four_decisions(ai_env: None, fake_llm, run_main) -> None:  # type: ignore[no-untyped-def]
     fake_llm.enqueue(json.dumps(REQUIREMENTS), json.dumps(NODE), '{"hours": 9, "reason": "6 h run + setup"}',
                      '{"names": ["CC-Ubuntu22.04-CUDA", "CC-Ubuntu24.04-CUDA"], "reason": "CUDA images"}',
                      '{"name": "CC-Ubuntu22.04-CUDA", "reason": "CUDA 12.1 wheels target 22.04"}')
-    doc, err = plan(capsys)
+    doc, err = plan(run_main)
     assert doc["requirements"]["decided_by"] == "ai"
     assert doc["requirements"]["evidence"][0]["file"] == "README.md"
     assert (doc["resource"]["node_type"], doc["resource"]["decided_by"]) == ("gpu_rtx_6000", "ai")
@@ -69,7 +60,7 @@ def test_valid_answers_are_used_for_all_four_decisions(ai_env: None, fake_llm, c
     assert "sk-test-secret-key" not in err + json.dumps(doc)
 
 
-def test_bad_answers_retry_once_then_fall_back_to_rules(ai_env: None, fake_llm, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bad_answers_retry_once_then_fall_back_to_rules(ai_env: None, fake_llm, run_main) -> None:  # type: ignore[no-untyped-def]
     fake_llm.enqueue(
         "Sure! Here is the JSON:\n```json\n" + json.dumps(REQUIREMENTS) + "\n```",   # prose-wrapped: accepted
         json.dumps(NODE | {"node_type": "gpu_h200"}),                                  # not in the catalog
@@ -80,7 +71,7 @@ def test_bad_answers_retry_once_then_fall_back_to_rules(ai_env: None, fake_llm, 
         '{"name": "CC-Ubuntu22.04", "reason": "plain"}',                               # not on the shortlist
         '{"name": "CC-Ubuntu22.04", "reason": "plain"}',
     )
-    doc, _ = plan(capsys)
+    doc, _ = plan(run_main)
     assert doc["requirements"]["decided_by"] == "ai"
     assert doc["resource"]["decided_by"] == "rules" and "AI: invalid answer twice" in doc["resource"]["reason"]
     assert doc["resource"]["hardware"]["gpu_memory_gb"] >= 24
@@ -91,13 +82,13 @@ def test_bad_answers_retry_once_then_fall_back_to_rules(ai_env: None, fake_llm, 
     assert "gpu_h200" in retry  # the retry says exactly what was wrong
 
 
-def test_endpoint_down_means_rules(ai_env: None, fake_llm, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_endpoint_down_means_rules(ai_env: None, fake_llm, run_main) -> None:  # type: ignore[no-untyped-def]
     fake_llm.enqueue(*[fake_llm.error(500)] * 5)
-    doc, _ = plan(capsys)
+    doc, _ = plan(run_main)
     assert {doc[k]["decided_by"] for k in ("requirements", "image", "resource", "lease")} == {"rules"}
 
 
-def test_a_repository_env_file_redirects_no_request(ai_env: None, fake_llm, capsys,  # type: ignore[no-untyped-def]
+def test_a_repository_env_file_redirects_no_request(ai_env: None, fake_llm, run_main,  # type: ignore[no-untyped-def]
                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                    isolated_env: Path) -> None:
     """`provision .` inside a hostile clone whose .env names another AI endpoint, key, Keystone and discovery API.
@@ -119,10 +110,8 @@ def test_a_repository_env_file_redirects_no_request(ai_env: None, fake_llm, caps
                                    f"PROVISION_SITE_AUTH_URLS=CHI@UC={evil.base_url}/v3\n")
         monkeypatch.chdir(repo)
         fake_llm.enqueue(*(["{}"] * 10))
-        with pytest.raises(SystemExit) as info:
-            provision.main([".", "--plan-only", "--json"])
-        _out, err = capsys.readouterr()
-        assert info.value.code == 0, err
+        code, _, err = run_main(".", "--plan-only", "--json")
+        assert code == 0, err
         assert evil.requests == []
     assert fake_llm.requests
     assert all(r.headers["authorization"] == "Bearer sk-test-secret-key" for r in fake_llm.requests)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import RunMain
 
 import provision
 from chameleon_provision import __version__
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        provision.main(list(args))
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_version_and_help() -> None:
@@ -25,42 +23,57 @@ def test_version_and_help() -> None:
     help_text = runner.invoke(provision.cli, ["--help"]).output
     for command in ("analyze", "destroy", "doctor", "status", "twin"):
         assert command in help_text
+    from chameleon_twin.cli import twin_group
+
+    assert provision.cli.commands["twin"].help == twin_group.help  # the line listed without loading the twin
     up_help = runner.invoke(provision.cli, ["up", "--help"]).output
     for option in ("--plan-only", "--json", "--yes", "--ai", "--site", "--node-type", "--image", "--hours",
                    "--max-hours", "--keep-on-failure", "--twin", "--traceback", "--public-key"):
         assert option in up_help
 
 
-def test_status_with_no_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "status", "--json")
+def test_the_twin_loads_only_when_its_command_runs() -> None:
+    # A fresh interpreter: this test process has imported the twin already.
+    check = ("import sys; from click.testing import CliRunner; import provision\n"
+             "def loaded(): return sorted(m for m in sys.modules if m.startswith('chameleon_twin'))\n"
+             "assert not loaded(), loaded()\n"
+             "out = CliRunner().invoke(provision.cli, ['--help']).output\n"
+             "assert 'twin     Run the local Chameleon twin' in out and not loaded(), (out, loaded())\n"
+             "CliRunner().invoke(provision.cli, ['twin', 'env'])\n"
+             "assert 'chameleon_twin.cli' in loaded()\n")
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_status_with_no_runs(run_main: RunMain) -> None:
+    code, out, _ = run_main("status", "--json")
     assert code == 0 and json.loads(out) == {"schema_version": 1, "runs": []}
 
 
-def test_destroy_unknown_run_is_a_state_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, "destroy", "nope", "--yes")
+def test_destroy_unknown_run_is_a_state_error(run_main: RunMain) -> None:
+    code, _, err = run_main("destroy", "nope", "--yes")
     assert code == 14
     assert err.strip().splitlines() == ["Error: no run 'nope' is recorded (`provision status` lists your runs)"]
     assert "Traceback" not in err
 
 
-def test_missing_credentials_stop_before_anything(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, "examples/pandas-sklearn", "--plan-only")
+def test_missing_credentials_stop_before_anything(run_main: RunMain) -> None:
+    code, _, err = run_main("examples/pandas-sklearn", "--plan-only")
     assert code == 3
     assert "OS_AUTH_URL" in err and "openrc" in err and len(err.strip().splitlines()) == 1
 
 
-def test_creating_without_terminal_or_yes_is_refused(capsys: pytest.CaptureFixture[str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_creating_without_terminal_or_yes_is_refused(run_main: RunMain, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OS_AUTH_URL", "http://127.0.0.1:9/v3")
     monkeypatch.setenv("OS_USERNAME", "u")
     monkeypatch.setenv("OS_PASSWORD", "p")
     monkeypatch.setenv("OS_PROJECT_NAME", "CHI-1")
-    code, _, err = run_main(capsys, "examples/pandas-sklearn")
+    code, _, err = run_main("examples/pandas-sklearn")
     assert code == 13 and "--yes" in err
 
 
-def test_json_errors_are_one_document(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "destroy", "nope", "--yes", "--json")
+def test_json_errors_are_one_document(run_main: RunMain) -> None:
+    code, out, _ = run_main("destroy", "nope", "--yes", "--json")
     assert code == 14
     assert json.loads(out)["error"]["type"] == "StateError"
 
@@ -72,8 +85,8 @@ def test_traceback_flag_reraises(capsys: pytest.CaptureFixture[str]) -> None:
         provision.main(["destroy", "nope", "--yes", "--traceback"])
 
 
-def test_doctor_reports_failing_checks(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "doctor", "--json")
+def test_doctor_reports_failing_checks(run_main: RunMain) -> None:
+    code, out, _ = run_main("doctor", "--json")
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert code == 1
     assert checks["openstack CLI"]["ok"] is True
@@ -81,47 +94,46 @@ def test_doctor_reports_failing_checks(capsys: pytest.CaptureFixture[str]) -> No
     assert checks["AI"]["ok"] is True and "rules decide" in checks["AI"]["detail"]
 
 
-def test_env_file_is_read(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                          tmp_path: Path) -> None:
+def test_env_file_is_read(run_main: RunMain, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env_file = tmp_path / "x.env"
     env_file.write_text("PROVISION_MODEL=from-dotenv\nOS_PASSWORD=dotenv-secret\n")
     monkeypatch.setenv("PROVISION_ENV_FILE", str(env_file))
-    code, _, err = run_main(capsys, "status", "-v")
+    code, _, err = run_main("status", "-v")
     assert code == 0
     assert f"PROVISION_MODEL = from-dotenv  [env file {env_file}]" in err
     assert "OS_PASSWORD = ****" in err and "dotenv-secret" not in err
 
 
-def test_workdir_env_file_cannot_redirect_secrets(capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_workdir_env_file_cannot_redirect_secrets(run_main: RunMain, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
     monkeypatch.delenv("PROVISION_ENV_FILE")
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("OPENAI_BASE_URL=http://evil.example/v1\nOS_AUTH_URL=http://evil.example/v3\n"
                                    "PROVISION_PUBLIC_KEY=./attacker.pub\nPROVISION_MODEL=from-workdir\n")
-    code, _, err = run_main(capsys, "status", "-v")
+    code, _, err = run_main("status", "-v")
     assert code == 0
     assert "evil.example" not in err and "attacker" not in err.split("ignoring")[0]
     assert "PROVISION_MODEL = from-workdir  [env file .env]" in err
     assert "ignoring OPENAI_BASE_URL, OS_AUTH_URL, PROVISION_PUBLIC_KEY in .env" in err
 
 
-def test_user_config_env_file_is_trusted(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+def test_user_config_env_file_is_trusted(run_main: RunMain, monkeypatch: pytest.MonkeyPatch,
                                          isolated_env: Path, tmp_path: Path) -> None:
     monkeypatch.delenv("PROVISION_ENV_FILE")
     monkeypatch.chdir(tmp_path)
     config = isolated_env / ".config" / "chameleon-provision"
     config.mkdir(parents=True)
     (config / ".env").write_text("OS_AUTH_URL=http://127.0.0.1:9/v3\n")
-    code, _, err = run_main(capsys, "status", "-v")
+    code, _, err = run_main("status", "-v")
     assert code == 0 and "OS_AUTH_URL = http://127.0.0.1:9/v3  [env file" in err and "ignoring" not in err
 
 
-def test_env_file_flag_is_trusted_and_must_exist(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_env_file_flag_is_trusted_and_must_exist(run_main: RunMain, tmp_path: Path) -> None:
     chosen = tmp_path / "mine.env"
     chosen.write_text("OPENAI_BASE_URL=http://127.0.0.1:9/v1\n")
-    code, _, err = run_main(capsys, "status", "-v", "--env-file", str(chosen))
+    code, _, err = run_main("status", "-v", "--env-file", str(chosen))
     assert code == 0 and f"OPENAI_BASE_URL = http://127.0.0.1:9/v1  [env file {chosen}]" in err
-    code, _, err = run_main(capsys, "status", "--env-file", str(tmp_path / "missing.env"))
+    code, _, err = run_main("status", "--env-file", str(tmp_path / "missing.env"))
     assert code == 3 and "no such file" in err
 
 
@@ -134,17 +146,17 @@ def test_env_file_flag_is_trusted_and_must_exist(capsys: pytest.CaptureFixture[s
     ("git@github.com:owner/repo.git;touch {sentinel}", "neither"),
 ])
 def test_hostile_repository_arguments_are_refused_before_anything_runs(
-        arg: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        arg: str, needle: str, tmp_path: Path, run_main: RunMain) -> None:
     sentinel = tmp_path / "pwned"
-    code, out, err = run_main(capsys, "up", "--plan-only", "--", arg.format(sentinel=sentinel))
+    code, out, err = run_main("up", "--plan-only", "--", arg.format(sentinel=sentinel))
     assert code == 2
     assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not sentinel.exists()
     assert out == ""
 
 
-def test_a_file_instead_of_a_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_instead_of_a_repository(tmp_path: Path, run_main: RunMain) -> None:
     f = tmp_path / "notes.txt"
     f.write_text("x")
-    code, _, err = run_main(capsys, str(f), "--plan-only")
+    code, _, err = run_main(str(f), "--plan-only")
     assert code == 2 and "is a file, not a folder" in err

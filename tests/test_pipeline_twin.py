@@ -6,27 +6,17 @@ Nothing here mocks the subprocess: each step below is the real CLI talking HTTP 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+from helpers import Openstack, RunMain, admin, ok
 
-import provision
-from chameleon_provision.twin.server import TwinServer
+from chameleon_twin.server import TwinServer
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
 GPU_REPO = str(ROOT / "examples" / "pytorch-gpu-24gb")
 CPU_REPO = str(ROOT / "examples" / "pandas-sklearn")
-
-
-@pytest.fixture(scope="module")
-def twin() -> Iterator[TwinServer]:
-    with TwinServer(port=0) as server:
-        yield server
 
 
 @pytest.fixture
@@ -39,15 +29,9 @@ def cloud_env(twin: TwinServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     return env
 
 
-def admin(twin: TwinServer, method: str, path: str, body: dict | None = None) -> dict:
-    resp = requests.request(method, f"{twin.base_url}/_twin/{path}", json=body, timeout=10)
-    resp.raise_for_status()
-    return resp.json() if resp.content else {}
-
-
 def live_resources(twin: TwinServer) -> dict[str, list]:
     """Leases not yet over, servers, floating IPs and keypairs, across both sites."""
-    state = admin(twin, "GET", "state")
+    state = twin.state()
     out: dict[str, list] = {"leases": [], "servers": [], "floating_ips": [], "keypairs": []}
     for site in state["sites"].values():
         out["leases"] += [lease["id"] for lease in site["blazar"]["leases"]
@@ -58,24 +42,10 @@ def live_resources(twin: TwinServer) -> dict[str, list]:
     return out
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        provision.main(list(args))
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
-
-
-def openstack(env: dict[str, str], *args: str) -> dict:
-    exe = str(Path(sys.executable).with_name("openstack"))
-    proc = subprocess.run([exe, *args, "-f", "json"], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
-                          text=True, timeout=120, check=True)
-    return json.loads(proc.stdout)
-
-
 def test_plan_only_gpu_repo_gets_24gb_nvidia_and_cuda_and_creates_nothing(
-        twin: TwinServer, cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+        twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain) -> None:
     before = live_resources(twin)
-    code, out, err = run_main(capsys, GPU_REPO, "--plan-only", "--json")
+    code, out, err = run_main(GPU_REPO, "--plan-only", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["schema_version"] == 1 and doc["mode"] == "plan"
@@ -89,9 +59,8 @@ def test_plan_only_gpu_repo_gets_24gb_nvidia_and_cuda_and_creates_nothing(
     assert live_resources(twin) == before  # --plan-only leaves the cloud exactly as it was
 
 
-def test_plan_only_cpu_repo_gets_cpu_node_and_plain_image(
-        cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, CPU_REPO, "--plan-only", "--json")
+def test_plan_only_cpu_repo_gets_cpu_node_and_plain_image(cloud_env: dict[str, str], run_main: RunMain) -> None:
+    code, out, err = run_main(CPU_REPO, "--plan-only", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["resource"]["hardware"]["gpu_count"] == 0
@@ -99,37 +68,36 @@ def test_plan_only_cpu_repo_gets_cpu_node_and_plain_image(
     assert not any(v in name for v in ("CUDA", "ROCm", "ARM64"))
 
 
-def test_full_run_then_destroy_leaves_nothing(twin: TwinServer, cloud_env: dict[str, str],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, GPU_REPO, "--yes", "--json")
+def test_full_run_then_destroy_leaves_nothing(twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain,
+                                              openstack: Openstack) -> None:
+    code, out, err = run_main(GPU_REPO, "--yes", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["mode"] == "provision" and doc["server"]["status"] == "ACTIVE"
     assert doc["ssh_command"].endswith(f"cc@{doc['floating_ip']}")
     # What the real CLI sees: the server ACTIVE on the reservation, with exactly our address attached.
-    server = openstack(cloud_env, "server", "show", doc["server"]["id"])
+    server = ok(openstack("server", "show", doc["server"]["id"]))
     assert server["status"] == "ACTIVE"
     assert doc["floating_ip"] in json.dumps(server["addresses"])
-    lease = openstack(cloud_env, "reservation", "lease", "show", doc["lease"]["id"])
+    lease = ok(openstack("reservation", "lease", "show", doc["lease"]["id"]))
     assert lease["status"] == "ACTIVE" and doc["reservation_id"] in lease["reservations"]
     assert doc["reservation_id"] != doc["lease"]["id"]
 
-    code, out, err = run_main(capsys, "status", "--json")
+    code, out, err = run_main("status", "--json")
     (run,) = [r for r in json.loads(out)["runs"] if r["run_id"] == doc["run_id"]]
     assert run["status"] == "ready" and run["ssh_command"] == doc["ssh_command"]
 
-    code, out, err = run_main(capsys, "destroy", doc["run_id"], "--yes", "--json")
+    code, out, err = run_main("destroy", doc["run_id"], "--yes", "--json")
     assert code == 0, err
     assert len(json.loads(out)["removed"]) == 3
     left = live_resources(twin)
     assert (left["leases"], left["servers"], left["floating_ips"]) == ([], [], [])
 
 
-def test_failure_after_the_lease_cleans_up(twin: TwinServer, cloud_env: dict[str, str],
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_failure_after_the_lease_cleans_up(twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain) -> None:
     admin(twin, "POST", "faults", {"method": "POST", "path": "/uc/compute/v2.1/servers", "status": 500,
                                    "count": 1})
-    code, _, err = run_main(capsys, CPU_REPO, "--yes")
+    code, _, err = run_main(CPU_REPO, "--yes")
     assert code == 5
     assert "removed after the failure: lease" in err
     left = live_resources(twin)
@@ -137,33 +105,33 @@ def test_failure_after_the_lease_cleans_up(twin: TwinServer, cloud_env: dict[str
 
 
 def test_pinned_type_without_capacity_is_exit_10(twin: TwinServer, cloud_env: dict[str, str],
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 run_main: RunMain) -> None:
     admin(twin, "POST", "exhaust", {"site": "CHI@UC", "node_type": "gpu_a100_nvlink"})
-    code, _, err = run_main(capsys, GPU_REPO, "--plan-only", "--node-type", "gpu_a100_nvlink")
+    code, _, err = run_main(GPU_REPO, "--plan-only", "--node-type", "gpu_a100_nvlink")
     assert code == 10
     assert "no free node" in err and "gpu_a100_nvlink" in err
 
 
-def test_unknown_pins_are_input_errors(cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, CPU_REPO, "--plan-only", "--node-type", "gpu_rtx_9999")
+def test_unknown_pins_are_input_errors(cloud_env: dict[str, str], run_main: RunMain) -> None:
+    code, _, err = run_main(CPU_REPO, "--plan-only", "--node-type", "gpu_rtx_9999")
     assert code == 2 and "does not exist" in err
-    code, _, err = run_main(capsys, GPU_REPO, "--plan-only", "--image", "CC-Ubuntu22.04")
+    code, _, err = run_main(GPU_REPO, "--plan-only", "--image", "CC-Ubuntu22.04")
     assert code == 2 and "cannot boot" in err
 
 
-def test_wrong_password_and_unreachable_cloud(cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str],
+def test_wrong_password_and_unreachable_cloud(cloud_env: dict[str, str], run_main: RunMain,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OS_PASSWORD", "wrong")
-    code, _, err = run_main(capsys, CPU_REPO, "--plan-only")
+    code, _, err = run_main(CPU_REPO, "--plan-only")
     assert code == 3 and "Keystone refused" in err and "wrong" not in err
     monkeypatch.setenv("OS_AUTH_URL", "http://127.0.0.1:9/v3")
     monkeypatch.setenv("PROVISION_SITE_AUTH_URLS", "CHI@UC=http://127.0.0.1:9/v3")
-    code, _, err = run_main(capsys, CPU_REPO, "--plan-only")
+    code, _, err = run_main(CPU_REPO, "--plan-only")
     assert code == 6 and "cannot reach the cloud" in err
 
 
 def test_ctrl_c_during_boot_removes_everything_and_exits_130(
-        twin: TwinServer, cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str],
+        twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from chameleon_provision.cloud import server_launcher
 
@@ -173,7 +141,7 @@ def test_ctrl_c_during_boot_removes_everything_and_exits_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(server_launcher, "wait_active", interrupted)
-    code, _, err = run_main(capsys, CPU_REPO, "--yes")
+    code, _, err = run_main(CPU_REPO, "--yes")
     assert code == 130
     assert "removed after the failure: server" in err and "nothing was left behind" in err
     left = live_resources(twin)
@@ -182,46 +150,42 @@ def test_ctrl_c_during_boot_removes_everything_and_exits_130(
 
 
 def test_keep_on_failure_keeps_and_destroy_removes(twin: TwinServer, cloud_env: dict[str, str],
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                   run_main: RunMain) -> None:
     admin(twin, "POST", "faults", {"method": "POST", "path": "/uc/network/v2.0/floatingips", "status": 500,
                                    "count": 1})
-    code, _, err = run_main(capsys, CPU_REPO, "--yes", "--keep-on-failure")
+    code, _, err = run_main(CPU_REPO, "--yes", "--keep-on-failure")
     assert code == 5 and "--keep-on-failure" in err
     left = live_resources(twin)
     assert len(left["leases"]) == 1 and len(left["servers"]) == 1
-    code, out, _ = run_main(capsys, "status", "--json")
+    code, out, _ = run_main("status", "--json")
     run = json.loads(out)["runs"][0]
     assert run["status"] == "failed"
-    code, out, err = run_main(capsys, "destroy", run["run_id"], "--yes", "--json")
+    code, out, err = run_main("destroy", run["run_id"], "--yes", "--json")
     assert code == 0, err
     left = live_resources(twin)
     assert (left["leases"], left["servers"], left["floating_ips"]) == ([], [], [])
 
 
 def test_unreachable_repository_host_is_exit_4_and_creates_nothing(
-        twin: TwinServer, cloud_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+        twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain) -> None:
     before = live_resources(twin)
-    code, _, err = run_main(capsys, "https://127.0.0.1:9/owner/repo", "--yes")
+    code, _, err = run_main("https://127.0.0.1:9/owner/repo", "--yes")
     assert code == 4 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert live_resources(twin) == before
 
 
-def test_amd_repository_moves_to_the_site_that_has_amd_gpus(cloud_env: dict[str, str],
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, str(ROOT / "tests/fixtures/repos/rocm_torch"), "--plan-only", "--json")
+def test_amd_repository_moves_to_the_site_that_has_amd_gpus(cloud_env: dict[str, str], run_main: RunMain) -> None:
+    code, out, err = run_main(str(ROOT / "tests/fixtures/repos/rocm_torch"), "--plan-only", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["resource"]["site"] == "CHI@TACC" and doc["resource"]["hardware"]["gpu_vendor"] == "amd"
     assert "ROCm" in doc["image"]["name"]
 
 
-def test_busy_type_fails_over_to_the_next_adequate_type(capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    with TwinServer(port=0) as own:  # exhausting is permanent, so this test gets a twin of its own
-        for key, value in own.env("CHI@UC").items():
-            monkeypatch.setenv(key, value)
-        admin(own, "POST", "exhaust", {"site": "CHI@UC", "node_type": "gpu_rtx_6000"})
-        code, out, err = run_main(capsys, GPU_REPO, "--plan-only", "--json")
+def test_busy_type_fails_over_to_the_next_adequate_type(twin: TwinServer, cloud_env: dict[str, str],
+                                                        run_main: RunMain) -> None:
+    admin(twin, "POST", "exhaust", {"site": "CHI@UC", "node_type": "gpu_rtx_6000"})  # undone by the next reset
+    code, out, err = run_main(GPU_REPO, "--plan-only", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["resource"]["node_type"] != "gpu_rtx_6000"
@@ -231,15 +195,15 @@ def test_busy_type_fails_over_to_the_next_adequate_type(capsys: pytest.CaptureFi
 
 
 def test_secrets_never_reach_output_logs_or_state(twin: TwinServer, cloud_env: dict[str, str],
-                                                  capsys: pytest.CaptureFixture[str], isolated_env: Path,
+                                                  run_main: RunMain, isolated_env: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-never-shown")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # unreachable: the rules decide
-    code, out, err = run_main(capsys, CPU_REPO, "--yes", "--json", "-vv")
+    code, out, err = run_main(CPU_REPO, "--yes", "--json", "-vv")
     assert code == 0, err
     run_id = json.loads(out)["run_id"]
     state = b"".join(p.read_bytes() for p in (isolated_env / "state").rglob("*") if p.is_file())
     for secret in (cloud_env["OS_PASSWORD"], "sk-never-shown"):
         assert secret not in out and secret not in err
         assert secret.encode() not in state
-    run_main(capsys, "destroy", run_id, "--yes")
+    run_main("destroy", run_id, "--yes")

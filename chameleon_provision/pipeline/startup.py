@@ -67,7 +67,7 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         _describe(streams, settings)
         yield Session(settings, streams)
         return
-    from chameleon_provision.twin.server import TwinServer
+    from chameleon_twin.server import TwinServer
 
     with TwinServer(port=0) as server, tempfile.TemporaryDirectory(prefix="provision-twin-") as tmp:
         twin_env = server.env(str(flags.get("site") or "CHI@UC"))
@@ -82,7 +82,7 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         _describe(streams, settings)
         yield Session(settings, streams)
         streams.progress("The in-process twin stops with this command, and everything on it goes too; "
-                         "`provision twin serve` keeps one running for `status` and `destroy`.")
+                         "`chameleon-twin serve` keeps one running for `status` and `destroy`.")
 
 
 def _describe(streams: Streams, settings: Settings) -> None:

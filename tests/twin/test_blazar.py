@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from chameleon_provision.twin import inventory
-from chameleon_provision.twin.blazar import BlazarService
-from chameleon_provision.twin.clock import Clock
-from chameleon_provision.twin.http import Request, Response
+from chameleon_twin import inventory
+from chameleon_twin.blazar import BlazarService
+from chameleon_twin.clock import Clock
+from chameleon_twin.http import Request, Response
 
 PROJECT = {"x-twin-project-id": "p1", "x-twin-user-id": "u1"}
 UC_HOSTS = inventory.blazar_hosts("uc")

@@ -16,18 +16,17 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from twin_helpers import admin, decode_list, parse_json
+from helpers import Openstack, admin, ok
 
-from chameleon_provision.twin import inventory
-from chameleon_provision.twin.clock import SERVER_BOOT_SECONDS
-from chameleon_provision.twin.images import CATALOG
-from chameleon_provision.twin.server import TwinServer
+from chameleon_provision.cloud.openstack_cli import decode_listish, parse_json_output
+from chameleon_twin import inventory
+from chameleon_twin.clock import SERVER_BOOT_SECONDS
+from chameleon_twin.images import CATALOG
+from chameleon_twin.server import TwinServer
 
 pytestmark = pytest.mark.e2e
-Run = Callable[..., tuple[int, str, str]]
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 
 
@@ -44,12 +43,6 @@ def public_key_file(directory: Path) -> tuple[Path, str]:
     return key.with_suffix(".pub"), ":".join(digest[i:i + 2] for i in range(0, 32, 2))
 
 
-def ok(result: tuple[int, str, str]) -> Any:
-    rc, out, err = result
-    assert rc == 0, f"rc={rc}\nstdout={out}\nstderr={err}"
-    return parse_json(out)
-
-
 def poll(fetch: Callable[[], dict], done: Callable[[dict], bool], timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -63,7 +56,7 @@ def end_date(days: float = 1) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d %H:%M")
 
 
-def host_reservation(openstack: Run, site: str, node_type: str, name: str) -> tuple[str, str]:
+def host_reservation(openstack: Openstack, site: str, node_type: str, name: str) -> tuple[str, str]:
     """Lease one node of a type, wait for ACTIVE, return (lease id, physical:host reservation id)."""
     rc, out, err = openstack("reservation", "lease", "create", "--reservation",
                              "min=1,max=1,resource_type=physical:host,"
@@ -71,12 +64,12 @@ def host_reservation(openstack: Run, site: str, node_type: str, name: str) -> tu
                              "--end-date", end_date(), name, site=site)
     assert rc == 0, err
     assert out.startswith("Created a new lease:")
-    lease = parse_json(out)
+    lease = parse_json_output(out, command="reservation lease create")
     assert lease["status"] == "PENDING" and lease["name"] == name
     lease = poll(lambda: ok(openstack("reservation", "lease", "show", lease["id"], site=site)),
                  lambda item: item["status"] in ("ACTIVE", "ERROR"), timeout=30)
     assert lease["status"] == "ACTIVE"
-    hosts = [r for r in decode_list(lease["reservations"]) if r["resource_type"] == "physical:host"]
+    hosts = [r for r in decode_listish(lease["reservations"]) if r["resource_type"] == "physical:host"]
     assert len(hosts) == 1 and hosts[0]["status"] == "active"
     return lease["id"], hosts[0]["id"]
 
@@ -85,7 +78,7 @@ def nodes_of(site_uid: str, node_type: str) -> set[str]:
     return {h["hypervisor_hostname"] for h in inventory.blazar_hosts(site_uid) if h["node_type"] == node_type}
 
 
-def assert_nothing_left(openstack: Run, twin: TwinServer, site: str) -> None:
+def assert_nothing_left(openstack: Openstack, twin: TwinServer, site: str) -> None:
     assert ok(openstack("reservation", "lease", "list", site=site)) == []
     state = admin(twin, "GET", "state")["sites"][site]
     assert state["servers"] == [] and state["floating_ips"] == [] and state["ports"] == []
@@ -93,7 +86,7 @@ def assert_nothing_left(openstack: Run, twin: TwinServer, site: str) -> None:
     assert state["blazar"]["leases"] == [] and state["blazar"]["claims"] == {}
 
 
-def test_uc_gpu_workflow(fresh_twin: TwinServer, openstack: Run, tmp_path: Path) -> None:
+def test_uc_gpu_workflow(twin: TwinServer, openstack: Openstack, tmp_path: Path) -> None:
     token = ok(openstack("token", "issue"))
     assert set(token) == {"expires", "id", "project_id", "user_id"}
 
@@ -154,10 +147,10 @@ def test_uc_gpu_workflow(fresh_twin: TwinServer, openstack: Run, tmp_path: Path)
     rc, out, err = openstack("reservation", "lease", "delete", lease_id, fmt=False)
     assert rc == 0 and out.strip() == f"Deleted lease: {lease_id}", err
     assert ok(openstack("keypair", "delete", "uc-key", fmt=False)) is None
-    assert_nothing_left(openstack, fresh_twin, "CHI@UC")
+    assert_nothing_left(openstack, twin, "CHI@UC")
 
 
-def test_tacc_cpu_workflow(fresh_twin: TwinServer, openstack: Run, tmp_path: Path) -> None:
+def test_tacc_cpu_workflow(twin: TwinServer, openstack: Openstack, tmp_path: Path) -> None:
     site = "CHI@TACC"
     key_file, _ = public_key_file(tmp_path)
     ok(openstack("keypair", "create", "--public-key", str(key_file), "tacc-key", site=site))
@@ -171,7 +164,7 @@ def test_tacc_cpu_workflow(fresh_twin: TwinServer, openstack: Run, tmp_path: Pat
     assert fip.startswith("129.114.")
     ok(openstack("server", "add", "floating", "ip", "tacc-server", fip, site=site, fmt=False))
     # Skip the ten-minute deploy instead of polling through it.
-    admin(fresh_twin, "POST", "clock/advance", {"seconds": SERVER_BOOT_SECONDS})
+    admin(twin, "POST", "clock/advance", {"seconds": SERVER_BOOT_SECONDS})
     server = ok(openstack("server", "show", created["id"], site=site))
     assert server["status"] == "ACTIVE"
     assert server["OS-EXT-SRV-ATTR:hypervisor_hostname"] in nodes_of("tacc", "compute_skylake")
@@ -187,16 +180,16 @@ def test_tacc_cpu_workflow(fresh_twin: TwinServer, openstack: Run, tmp_path: Pat
     ok(openstack("floating", "ip", "delete", fip, site=site, fmt=False))
     ok(openstack("reservation", "lease", "delete", lease_id, site=site, fmt=False))
     ok(openstack("keypair", "delete", "tacc-key", site=site, fmt=False))
-    assert_nothing_left(openstack, fresh_twin, site)
+    assert_nothing_left(openstack, twin, site)
 
 
-def test_wrong_password_is_refused(twin: TwinServer, openstack: Run) -> None:
+def test_wrong_password_is_refused(twin: TwinServer, openstack: Openstack) -> None:
     rc, out, err = openstack("image", "list", env={**twin.env(), "OS_PASSWORD": "not-the-password"})
     assert rc == 1 and out == ""
     assert "The request you have made requires authentication. (HTTP 401)" in err
 
 
-def test_application_credential_works_only_at_its_site(twin: TwinServer, openstack: Run) -> None:
+def test_application_credential_works_only_at_its_site(twin: TwinServer, openstack: Openstack) -> None:
     token = ok(openstack("token", "issue", env=twin.env("CHI@TACC", auth="appcred")))
     assert token["project_id"]
     elsewhere = {**twin.env("CHI@TACC", auth="appcred"), "OS_AUTH_URL": twin.env("CHI@UC")["OS_AUTH_URL"],
@@ -205,17 +198,17 @@ def test_application_credential_works_only_at_its_site(twin: TwinServer, opensta
     assert rc == 1 and "(HTTP 401)" in err
 
 
-def test_injected_503_surfaces_as_the_cli_error(fresh_twin: TwinServer, openstack: Run) -> None:
-    admin(fresh_twin, "POST", "faults", {"method": "GET", "path": "/uc/compute/v2.1/os-keypairs", "status": 503})
+def test_injected_503_surfaces_as_the_cli_error(twin: TwinServer, openstack: Openstack) -> None:
+    admin(twin, "POST", "faults", {"method": "GET", "path": "/uc/compute/v2.1/os-keypairs", "status": 503})
     rc, out, err = openstack("keypair", "list")
     assert rc == 1 and out == ""
     assert "HttpException: 503: Server Error for url" in err and "Service Unavailable" in err
-    assert admin(fresh_twin, "GET", "faults")["faults"] == []  # used up: the next call works
+    assert admin(twin, "GET", "faults")["faults"] == []  # used up: the next call works
     assert ok(openstack("keypair", "list")) == []
 
 
-def test_exhausted_node_type_refuses_a_lease(fresh_twin: TwinServer, openstack: Run) -> None:
-    made = admin(fresh_twin, "POST", "sites/CHI@UC/exhaust", {"node_type": "compute_cascadelake_r"})
+def test_exhausted_node_type_refuses_a_lease(twin: TwinServer, openstack: Openstack) -> None:
+    made = admin(twin, "POST", "sites/CHI@UC/exhaust", {"node_type": "compute_cascadelake_r"})
     assert made["hosts"] == len(nodes_of("uc", "compute_cascadelake_r"))
     rc, out, err = openstack("reservation", "lease", "create", "--reservation",
                              'min=1,max=1,resource_type=physical:host,resource_properties=["==","$node_type",'
@@ -223,15 +216,15 @@ def test_exhausted_node_type_refuses_a_lease(fresh_twin: TwinServer, openstack: 
     assert rc == 1 and out == "" and err.startswith("ERROR: Not enough resources")
 
 
-def test_exhausted_floating_ip_pool_is_a_neutron_409(fresh_twin: TwinServer, openstack: Run) -> None:
-    admin(fresh_twin, "POST", "sites/uc/floatingips/exhaust")
+def test_exhausted_floating_ip_pool_is_a_neutron_409(twin: TwinServer, openstack: Openstack) -> None:
+    admin(twin, "POST", "sites/uc/floatingips/exhaust")
     rc, _, err = openstack("floating", "ip", "create", "public")
     assert rc == 1 and "ConflictException: 409" in err and "No more IP addresses available on network" in err
 
 
-def test_interactive_mode_runs_several_commands_in_one_process(twin: TwinServer, openstack: Run) -> None:
+def test_interactive_mode_runs_several_commands_in_one_process(twin: TwinServer, openstack: Openstack) -> None:
     rc, out, _ = openstack(fmt=False, stdin="image list -f json\nflavor list -f json\n")
     assert rc == 1  # cliff's interactive mode always exits 1 (openstack-cli.md §5)
     first_end = out.index("]") + 1
-    images, flavors = parse_json(out[:first_end]), parse_json(out[first_end:])
+    images, flavors = (parse_json_output(part, command="interactive") for part in (out[:first_end], out[first_end:]))
     assert len(images) == len(CATALOG) and flavors[0]["Name"] == "baremetal"

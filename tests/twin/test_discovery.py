@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from chameleon_provision.twin import inventory
-from chameleon_provision.twin.discovery import DiscoveryService
-from chameleon_provision.twin.http import Request, Response
+from chameleon_twin import inventory
+from chameleon_twin.discovery import DiscoveryService
+from chameleon_twin.http import Request, Response
 
 ENVELOPE = {"total", "offset", "items", "version", "links"}
 

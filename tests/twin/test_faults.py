@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from chameleon_provision.twin.app import TwinApp
-from chameleon_provision.twin.faults import FaultInjector, default_body
-from chameleon_provision.twin.http import Request, Response
-from chameleon_provision.twin.keystone import PASSWORD, PROJECT_NAME, USERNAME
+from chameleon_twin.app import TwinApp
+from chameleon_twin.faults import FaultInjector, default_body
+from chameleon_twin.http import Request, Response
+from chameleon_twin.keystone import PASSWORD, PROJECT_NAME, USERNAME
 
 BASE = "http://127.0.0.1:9999"
 

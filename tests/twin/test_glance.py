@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chameleon_provision.twin.glance import Glance
-from chameleon_provision.twin.http import Request
-from chameleon_provision.twin.images import BUILD_REPO, CATALOG
+from chameleon_twin.glance import Glance
+from chameleon_twin.http import Request
+from chameleon_twin.images import BUILD_REPO, CATALOG
 
 BASE = "http://127.0.0.1:9999"
 

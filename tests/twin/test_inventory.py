@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chameleon_provision.twin import inventory
+from chameleon_twin import inventory
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from chameleon_provision.twin import keystone
-from chameleon_provision.twin.http import Request
-from chameleon_provision.twin.keystone import PASSWORD, PROJECT_NAME, UNAUTHORIZED, USERNAME, Keystone, app_credential
+from chameleon_twin import keystone
+from chameleon_twin.http import Request
+from chameleon_twin.keystone import PASSWORD, PROJECT_NAME, UNAUTHORIZED, USERNAME, Keystone, app_credential
 
 BASE = "http://127.0.0.1:9999"
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from chameleon_provision.twin.clock import Clock
-from chameleon_provision.twin.http import Request, Response
-from chameleon_provision.twin.neutron import Neutron
+from chameleon_twin.clock import Clock
+from chameleon_twin.http import Request, Response
+from chameleon_twin.neutron import Neutron
 
 PROJECT = "p" * 32
 

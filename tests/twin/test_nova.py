@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from chameleon_provision.twin.clock import SERVER_BOOT_SECONDS, SERVER_SCHEDULE_SECONDS, Clock
-from chameleon_provision.twin.glance import Glance
-from chameleon_provision.twin.http import Request, Response
-from chameleon_provision.twin.neutron import Neutron
-from chameleon_provision.twin.nova import NO_VALID_HOST, Nova, fingerprint
+from chameleon_twin.clock import SERVER_BOOT_SECONDS, SERVER_SCHEDULE_SECONDS, Clock
+from chameleon_twin.glance import Glance
+from chameleon_twin.http import Request, Response
+from chameleon_twin.neutron import Neutron
+from chameleon_twin.nova import NO_VALID_HOST, Nova, fingerprint
 
 USER, PROJECT = "u" * 32, "p" * 32
 BLOB = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + bytes(range(32))

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chameleon_provision.twin.env import twin_env
-from chameleon_provision.twin.keystone import PASSWORD, PROJECT_NAME, USERNAME
-from chameleon_provision.twin.server import TwinServer
+from chameleon_twin.env import twin_env
+from chameleon_twin.keystone import PASSWORD, PROJECT_NAME, USERNAME
+from chameleon_twin.server import TwinServer
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f"
 AUTH = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
@@ -28,8 +28,8 @@ def request(conn: http.client.HTTPConnection, method: str, path: str, body: Any 
 
 
 @pytest.fixture
-def conn(fresh_twin: TwinServer) -> http.client.HTTPConnection:
-    connection = http.client.HTTPConnection("127.0.0.1", fresh_twin.port, timeout=10)
+def conn(twin: TwinServer) -> http.client.HTTPConnection:
+    connection = http.client.HTTPConnection("127.0.0.1", twin.port, timeout=10)
     yield connection
     connection.close()
 
@@ -57,11 +57,11 @@ def test_one_connection_serves_many_requests_each_with_content_length(conn: http
     assert request(conn, "GET", "/")[0] == 200 and conn.sock is sock  # still the same socket
 
 
-def test_catalog_follows_the_host_the_client_used(fresh_twin: TwinServer) -> None:
-    connection = http.client.HTTPConnection("localhost", fresh_twin.port, timeout=10)
+def test_catalog_follows_the_host_the_client_used(twin: TwinServer) -> None:
+    connection = http.client.HTTPConnection("localhost", twin.port, timeout=10)
     _, _, body = request(connection, "POST", "/tacc/identity/v3/auth/tokens", AUTH)
     urls = {e["url"] for entry in json.loads(body)["token"]["catalog"] for e in entry["endpoints"]}
-    assert f"http://localhost:{fresh_twin.port}/tacc/compute/v2.1" in urls
+    assert f"http://localhost:{twin.port}/tacc/compute/v2.1" in urls
     connection.close()
 
 
@@ -81,8 +81,8 @@ def test_twin_headers_from_clients_are_ignored(conn: http.client.HTTPConnection)
     assert [k["keypair"]["name"] for k in json.loads(body)["keypairs"]] == ["mine"]
 
 
-def test_chunked_request_bodies(fresh_twin: TwinServer) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", fresh_twin.port, timeout=10)
+def test_chunked_request_bodies(twin: TwinServer) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", twin.port, timeout=10)
     connection.request("POST", "/uc/identity/v3/auth/tokens", body=iter([json.dumps(AUTH).encode()]),
                        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
                        encode_chunked=True)
@@ -90,11 +90,11 @@ def test_chunked_request_bodies(fresh_twin: TwinServer) -> None:
     connection.close()
 
 
-def test_concurrent_clients(fresh_twin: TwinServer) -> None:
+def test_concurrent_clients(twin: TwinServer) -> None:
     results: list[int] = []
 
     def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", fresh_twin.port, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", twin.port, timeout=10)
         token = login(connection, "tacc")
         for _ in range(5):
             results.append(request(connection, "GET", "/tacc/network/v2.0/networks",

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from .blazar_errors import BlazarError, malformed_parameter, missing_parameter
-from .blazar_filters import parse_requirements
-from .blazar_hosts import HostPool
-from .blazar_leases import (
+from chameleon_twin.blazar_errors import BlazarError, malformed_parameter, missing_parameter
+from chameleon_twin.blazar_filters import parse_requirements
+from chameleon_twin.blazar_hosts import HostPool
+from chameleon_twin.blazar_leases import (
     EXTENSION_WINDOW_SECONDS,
     FLOATING_IP,
     HOST,

@@ -6,7 +6,7 @@ response without importing the router (which imports them).
 
 from __future__ import annotations
 
-from chameleon_provision.twin.http import Response, json_response
+from chameleon_twin.http import Response, json_response
 
 # The fault key Nova wraps each error body in; anything unlisted is a generic computeFault.
 _FAULT_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound", 405: "badMethod",

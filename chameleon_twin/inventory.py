@@ -32,7 +32,7 @@ _HOST_UPDATED_AT = "2024-09-07 18:04:34"
 
 @cache
 def _data() -> dict[str, Any]:
-    text = resources.files("chameleon_provision.twin").joinpath("data/inventory.json").read_text("utf-8")
+    text = resources.files("chameleon_twin").joinpath("data/inventory.json").read_text("utf-8")
     return json.loads(text)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chameleon_provision.twin.inventory import SITES
-from chameleon_provision.twin.keystone import DOMAIN, PASSWORD, PROJECT_NAME, USERNAME, app_credential
+from chameleon_twin.inventory import SITES
+from chameleon_twin.keystone import DOMAIN, PASSWORD, PROJECT_NAME, USERNAME, app_credential
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8774  # Nova's usual port; free on a workstation, and easy to remember

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .blazar_errors import BlazarError
-from .clock import blazar_date, db_date
+from chameleon_twin.blazar_errors import BlazarError
+from chameleon_twin.clock import blazar_date, db_date
 
 LEASE_DATE_FORMAT = "%Y-%m-%d %H:%M"
 MAX_LEASE_SECONDS = 604800  # Chameleon: 7 days

@@ -1,6 +1,6 @@
 """The twin's HTTP layer: one loopback port, HTTP/1.1 keep-alive, JSON in and out.
 
-`TwinServer` is what tests, `provision --twin` and `provision twin serve` use:
+`TwinServer` is what tests, `provision --twin` and `chameleon-twin serve` use:
 
     with TwinServer(port=0) as twin:          # started on a free port, stopped on exit
         env = twin.env("CHI@TACC")            # OS_* settings for the real openstack CLI
@@ -18,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from chameleon_provision.twin.app import TwinApp
-from chameleon_provision.twin.clock import DEFAULT_SPEED, Clock
-from chameleon_provision.twin.env import DEFAULT_SITE, base_url, twin_env
-from chameleon_provision.twin.http import Request, Response
+from chameleon_twin.app import TwinApp
+from chameleon_twin.clock import DEFAULT_SPEED, Clock
+from chameleon_twin.env import DEFAULT_SITE, base_url, twin_env
+from chameleon_twin.http import Request, Response
 
 _BAD_JSON = {"error": {"code": 400, "title": "Bad Request", "message": "Malformed JSON in request body."}}
 

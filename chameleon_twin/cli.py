@@ -1,7 +1,8 @@
-"""`provision twin serve` and `provision twin env`."""
+"""`chameleon-twin serve` and `chameleon-twin env` (also reachable as `provision twin ...`)."""
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import signal
 import sys
@@ -9,26 +10,43 @@ import threading
 
 import click
 
-from chameleon_provision.twin.clock import DEFAULT_SPEED
-from chameleon_provision.twin.env import AUTH_MODES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SITE, base_url, twin_env
-from chameleon_provision.twin.inventory import SITES
+from chameleon_twin.clock import DEFAULT_SPEED
+from chameleon_twin.env import AUTH_MODES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SITE, base_url, twin_env
+from chameleon_twin.inventory import SITES
 
 
-@click.group(name="twin")
+def is_loopback(host: str) -> bool:
+    """True for `localhost`, 127.0.0.0/8 and ::1: addresses other machines cannot reach."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # any other name may resolve to a routable address
+        return False
+
+
+@click.group(name="twin", context_settings={"help_option_names": ["-h", "--help"]})
 def twin_group() -> None:
     """Run the local Chameleon twin (CHI@UC and CHI@TACC) for demos and tests."""
 
 
 @twin_group.command("serve")
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on (loopback only, "
+              "unless --allow-remote-admin).")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0 picks a free one).")
 @click.option("--speed", default=DEFAULT_SPEED, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="How much faster than Chameleon leases start and servers boot (1 = real pace).")
 @click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
-def serve(host: str, port: int, speed: float, quiet: bool) -> None:
+@click.option("--allow-remote-admin", is_flag=True,
+              help="Listen on a non-loopback address even though /_twin (reset, faults) needs no token.")
+def serve(host: str, port: int, speed: float, quiet: bool, allow_remote_admin: bool) -> None:
     """Serve the twin in the foreground until interrupted (Ctrl-C or SIGTERM)."""
-    from chameleon_provision.twin.server import TwinServer  # the services load only when serving
+    # The admin API can reset or break the twin and has no auth, so it stays on loopback unless asked.
+    if not is_loopback(host) and not allow_remote_admin:
+        raise click.ClickException(f"--host {host} is not a loopback address and the /_twin admin API has no "
+                                   "authentication; pass --allow-remote-admin to expose it anyway")
+    from chameleon_twin.server import TwinServer  # the services load only when serving
 
     try:
         twin = TwinServer(host=host, port=port, speed=speed, log=None if quiet else sys.stderr)
@@ -42,7 +60,10 @@ def serve(host: str, port: int, speed: float, quiet: bool) -> None:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     twin.start()
     click.echo(f"Chameleon twin (CHI@UC, CHI@TACC) listening on {twin.base_url} (speed {speed:g}x)", err=True)
-    click.echo(f'Point the CLI at it:  eval "$(provision twin env --port {twin.port})"', err=True)
+    if not is_loopback(host):
+        click.echo(f"Warning: anyone who can reach {host} port {twin.port} can reset or break the twin "
+                   "through /_twin", err=True)
+    click.echo(f'Point the CLI at it:  eval "$(chameleon-twin env --port {twin.port})"', err=True)
     try:
         while not stop.wait(0.5):
             pass
@@ -62,8 +83,13 @@ def serve(host: str, port: int, speed: float, quiet: bool) -> None:
 @click.option("--auth", "auth", default="password", show_default=True, type=click.Choice(AUTH_MODES),
               help="Password openrc, or the site's application credential.")
 def env(port: int, host: str, site: str, auth: str) -> None:
-    """Print `export` lines (like a Chameleon openrc) for the twin: eval "$(provision twin env)"."""
+    """Print `export` lines (like a Chameleon openrc) for the twin: eval "$(chameleon-twin env)"."""
     if site not in SITES:
         raise click.ClickException(f"unknown site {site!r}; the twin has {', '.join(SITES)}")
     for name, value in twin_env(base_url(host, port), site, auth).items():
         click.echo(f"export {name}={shlex.quote(value)}")
+
+
+def main() -> None:
+    """The `chameleon-twin` console script and `python -m chameleon_twin`."""
+    twin_group.main()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from chameleon_provision.twin.http import Request, Response, json_response
-from chameleon_provision.twin.images import image_schema, site_images
+from chameleon_twin.http import Request, Response, json_response
+from chameleon_twin.images import image_schema, site_images
 
 MAX_MINOR = 16
 # Query keys that are not image attributes; anything else filters on an attribute or property.

@@ -14,10 +14,10 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from chameleon_provision.twin.http import Request, Response, json_response
+from chameleon_twin.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from chameleon_provision.twin.app import TwinApp
+    from chameleon_twin.app import TwinApp
 
 _HAPROXY = {  # what Chameleon's load balancer answers when a backend is down or rate-limiting
     503: "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n"

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
-from .blazar_errors import BlazarError, error_response, not_found
-from .blazar_hosts import HostPool
-from .blazar_leases import ACTIVE, FLOATING_IP, HOST, PENDING, STARTING, Lease, render_lease
-from .blazar_requests import build_lease, update_lease
-from .clock import LEASE_START_SECONDS, Clock, blazar_date
-from .http import Request, Response, json_response, no_content
+from chameleon_twin.blazar_errors import BlazarError, error_response, not_found
+from chameleon_twin.blazar_hosts import HostPool
+from chameleon_twin.blazar_leases import ACTIVE, FLOATING_IP, HOST, PENDING, STARTING, Lease, render_lease
+from chameleon_twin.blazar_requests import build_lease, update_lease
+from chameleon_twin.clock import LEASE_START_SECONDS, Clock, blazar_date
+from chameleon_twin.http import Request, Response, json_response, no_content
 
 
 class BlazarHooks(Protocol):

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from chameleon_provision.twin.clock import SERVER_BOOT_SECONDS, SERVER_SCHEDULE_SECONDS, Clock, iso_z
-from chameleon_provision.twin.glance import Glance
-from chameleon_provision.twin.http import Request
-from chameleon_provision.twin.neutron import Neutron
-from chameleon_provision.twin.nova_errors import NovaError
-from chameleon_provision.twin.nova_keypairs import Keypairs
+from chameleon_twin.clock import SERVER_BOOT_SECONDS, SERVER_SCHEDULE_SECONDS, Clock, iso_z
+from chameleon_twin.glance import Glance
+from chameleon_twin.http import Request
+from chameleon_twin.neutron import Neutron
+from chameleon_twin.nova_errors import NovaError
+from chameleon_twin.nova_keypairs import Keypairs
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from . import inventory
-from .http import Request, Response, json_response
+from chameleon_twin import inventory
+from chameleon_twin.http import Request, Response, json_response
 
 PAGE_LIMIT = 500
 CLUSTER = "chameleon"  # every bare-metal site has exactly one cluster

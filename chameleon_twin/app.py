@@ -18,16 +18,16 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from chameleon_provision.twin import inventory
-from chameleon_provision.twin.blazar import BlazarService
-from chameleon_provision.twin.clock import DEFAULT_SPEED, Clock
-from chameleon_provision.twin.discovery import DiscoveryService
-from chameleon_provision.twin.faults import AdminService, FaultInjector
-from chameleon_provision.twin.glance import Glance
-from chameleon_provision.twin.http import Request, Response, json_response
-from chameleon_provision.twin.keystone import UNAUTHORIZED, Keystone
-from chameleon_provision.twin.neutron import Neutron, NeutronError
-from chameleon_provision.twin.nova import Nova
+from chameleon_twin import inventory
+from chameleon_twin.blazar import BlazarService
+from chameleon_twin.clock import DEFAULT_SPEED, Clock
+from chameleon_twin.discovery import DiscoveryService
+from chameleon_twin.faults import AdminService, FaultInjector
+from chameleon_twin.glance import Glance
+from chameleon_twin.http import Request, Response, json_response
+from chameleon_twin.keystone import UNAUTHORIZED, Keystone
+from chameleon_twin.neutron import Neutron, NeutronError
+from chameleon_twin.nova import Nova
 
 
 class Site:

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chameleon_provision.twin.http import Request, Response, json_response
+from chameleon_twin.http import Request, Response, json_response
 
 TOKEN_SECRET = b"chameleon-twin/token-signing-key/v1"
 TOKEN_LIFETIME_SECONDS = 24 * 3600

@@ -11,9 +11,9 @@ import hashlib
 import re
 from typing import Any
 
-from chameleon_provision.twin.clock import Clock
-from chameleon_provision.twin.http import Response, json_response, no_content
-from chameleon_provision.twin.nova_errors import NovaError
+from chameleon_twin.clock import Clock
+from chameleon_twin.http import Response, json_response, no_content
+from chameleon_twin.nova_errors import NovaError
 
 KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
 _KEY_NAME = re.compile(r"^[a-zA-Z0-9 @._-]{1,255}$")  # 2.92+ rule

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import blazar_filters
-from .blazar_errors import not_found
-from .blazar_leases import HOST, Lease, reservation_status
-from .clock import blazar_date
+from chameleon_twin import blazar_filters
+from chameleon_twin.blazar_errors import not_found
+from chameleon_twin.blazar_leases import HOST, Lease, reservation_status
+from chameleon_twin.clock import blazar_date
 
 
 class HostPool:

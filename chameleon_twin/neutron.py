@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from chameleon_provision.twin.clock import Clock, iso_z
-from chameleon_provision.twin.http import Request, Response, json_response, no_content
-from chameleon_provision.twin.neutron_records import (
+from chameleon_twin.clock import Clock, iso_z
+from chameleon_twin.http import Request, Response, json_response, no_content
+from chameleon_twin.neutron_records import (
     SITE_NETWORKS,
     builtin_networks,
     filter_records,

@@ -18,7 +18,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .blazar_errors import BlazarError
+from chameleon_twin.blazar_errors import BlazarError
 
 Query = tuple[str, str, str]  # (property without "$", operator, value)
 

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chameleon_provision.twin.clock import Clock
-from chameleon_provision.twin.glance import Glance
-from chameleon_provision.twin.http import Request, Response, json_response, no_content
-from chameleon_provision.twin.neutron import Neutron
-from chameleon_provision.twin.nova_errors import NovaError, nova_error
-from chameleon_provision.twin.nova_keypairs import KEY_TYPES, Keypairs, fingerprint
-from chameleon_provision.twin.nova_servers import NO_VALID_HOST, HostClaims, Server, build_server, listed, parse_launch
+from chameleon_twin.clock import Clock
+from chameleon_twin.glance import Glance
+from chameleon_twin.http import Request, Response, json_response, no_content
+from chameleon_twin.neutron import Neutron
+from chameleon_twin.nova_errors import NovaError, nova_error
+from chameleon_twin.nova_keypairs import KEY_TYPES, Keypairs, fingerprint
+from chameleon_twin.nova_servers import NO_VALID_HOST, HostClaims, Server, build_server, listed, parse_launch
 
 __all__ = ["FLAVOR_NAMESPACE", "KEY_TYPES", "MAX_VERSION", "NO_VALID_HOST", "HostClaims", "Keypairs", "Nova",
            "NovaError", "Server", "fingerprint", "nova_error"]

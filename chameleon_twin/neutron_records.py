@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chameleon_provision.twin.images import ADMIN_PROJECT_ID
+from chameleon_twin.images import ADMIN_PROJECT_ID
 
 _PAGING = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
 

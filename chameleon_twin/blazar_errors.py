@@ -6,7 +6,7 @@ see; the texts in this package are Chameleon's (ChameleonCloud/blazar, chameleon
 
 from __future__ import annotations
 
-from .http import Response, json_response
+from chameleon_twin.http import Response, json_response
 
 
 class BlazarError(Exception):
