@@ -135,11 +135,13 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
     from chameleon_provision.commands.render import summary
     from chameleon_provision.config import require_cloud_credentials
     from chameleon_provision.pipeline.planner import Pins
-    from chameleon_provision.pipeline.run import RunOptions, run
+    from chameleon_provision.pipeline.run import RunOptions, check_name, run
     from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.repo_analyzer import classify_source
 
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
+    if name is not None:
+        check_name(name)
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "public_key": public_key}
     with open_session(flags, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin) as session:
         require_cloud_credentials(session.settings)

@@ -160,3 +160,10 @@ def test_a_file_instead_of_a_repository(tmp_path: Path, run_main: RunMain) -> No
     f.write_text("x")
     code, _, err = run_main(str(f), "--plan-only")
     assert code == 2 and "is a file, not a folder" in err
+
+
+@pytest.mark.parametrize("name", ["--upload-pack=x", "-x", "a b", "x" * 80, "ünï", ""])
+def test_unusable_names_are_refused_before_anything_runs(name: str,
+                                                         run_main: RunMain) -> None:
+    code, out, err = run_main("up", "examples/pandas-sklearn", "--plan-only", f"--name={name}")
+    assert code == 2 and "--name" in err and len(err.strip().splitlines()) == 1 and out == ""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
 
-from chameleon_provision.repo_analyzer import analyze, scanner
+from chameleon_provision.repo_analyzer import Analysis, analyze, scanner
 
 
 def build_big_repo(root: Path) -> int:
@@ -80,3 +82,16 @@ def test_depth_limit(tmp_path: Path) -> None:
     deep.mkdir(parents=True)
     (deep / "Dockerfile").write_text("FROM nvidia/cuda:12.1.0-base-ubuntu22.04\n")
     assert analyze(tmp_path).facts == ()
+
+
+def test_special_files_are_skipped_without_being_opened(tmp_path: Path) -> None:
+    """A FIFO named requirements.txt would block a reader forever; the scan must not open it."""
+    (tmp_path / "README.md").write_text("# tool\nA small pandas script.\n")
+    os.mkfifo(tmp_path / "requirements.txt")
+    os.mkfifo(tmp_path / "environment.yml")
+    done: list[Analysis] = []
+    worker = threading.Thread(target=lambda: done.append(analyze(tmp_path)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert done, "analyze blocked on a FIFO"
+    assert "requirements.txt" not in done[0].files and "README.md" in done[0].files

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import git
@@ -232,3 +233,18 @@ def test_remote_checkout_removed_on_error(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(RepositoryError), open_repository("git@github.com:owner/repo.git"):
         pass
     assert made and not made[0].exists()
+
+
+def test_an_overlong_argument_is_refused_at_once() -> None:
+    with pytest.raises(InputError, match="at most 2048"):
+        classify_source("https://github.com/" + "o/" * 5000 + "r")
+
+
+@pytest.mark.parametrize("arg", ["https://" + "a" * 2000 + "!.com/o/r", "git@" + "a." * 1000 + ":o/r",
+                                 "a" * 2000 + "/o/r", "https://" + "a-" * 1000 + "/o/r"])
+def test_hostile_arguments_are_refused_quickly_with_a_one_line_error(arg: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        classify_source(arg)
+    assert time.perf_counter() - started < 0.05
+    assert "\n" not in info.value.message

@@ -17,7 +17,7 @@ from typing import Any
 
 from chameleon_provision.cloud import network_manager, reservation_manager, server_launcher
 from chameleon_provision.cloud.key_manager import ensure_keypair
-from chameleon_provision.errors import ConfirmationRequired, Interrupted, ProvisionError
+from chameleon_provision.errors import ConfirmationRequired, InputError, Interrupted, ProvisionError
 from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
 from chameleon_provision.pipeline.planner import Pins, make_plan
 from chameleon_provision.pipeline.session import Session, new_run_id
@@ -36,6 +36,18 @@ class RunOptions:
     name: str | None = None
     keep_on_failure: bool = False
     confirm: Callable[[str], bool] | None = None  # None: no terminal and no --yes
+
+
+# Nova and Blazar names the tool creates: no leading '-' (never an option to the CLI), nothing a shell or
+# a log would mangle, and short enough for "<name>-lease".
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,56}")
+
+
+def check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise InputError(f"--name {name!r} is not usable: use 1-57 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit")
+    return name
 
 
 def _slug(text: str) -> str:
@@ -59,6 +71,8 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
     if not options.plan_only and options.confirm is None:  # refuse before cloning or any cloud call
         raise ConfirmationRequired("this run creates a lease, a server and a floating IP",
                                    hint="pass --yes to confirm without a terminal, or --plan-only")
+    if options.name is not None:
+        check_name(options.name)
     run_id = new_run_id()
     check_cloud(session, settings.site)
     with open_repository(options.source) as checkout:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,8 +131,7 @@ def scan(root: Path) -> Scan:
             break
         budget = min(MAX_FILE_BYTES, MAX_TOTAL_BYTES - result.bytes_read)
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(budget + 1)
+            data = _read_regular(path, budget + 1)
         except OSError as exc:
             log.debug("cannot read %s: %s", rel, exc)
             continue
@@ -145,6 +145,15 @@ def scan(root: Path) -> Scan:
         shadowed = bool(result.binder_dir) and kind in R2D_KINDS and top != result.binder_dir and "/" not in rel
         result.files.append(RepoFile(rel, kind, data.decode("utf-8", errors="replace"), truncated, shadowed))
     return result
+
+
+def _read_regular(path: str, limit: int) -> bytes:
+    """At most `limit` bytes of a regular file; anything else (swapped in since the walk) is refused unread."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return handle.read(limit)
 
 
 def _walk(root: Path, result: Scan) -> list[tuple[int, str, str, str]]:
@@ -175,6 +184,8 @@ def _walk(root: Path, result: Scan) -> list[tuple[int, str, str, str]]:
                           or (name.startswith(".") and name not in KEEP_HIDDEN)):
                     queue.append((entry.path, rel + "/", depth + 1))
                 continue
+            if not entry.is_file(follow_symlinks=False):
+                continue  # FIFOs, sockets and devices: opening one can block forever or read without end
             ext = os.path.splitext(entry.name)[1].lower()
             if ext == ".hip" and entry.name.lower().startswith("make"):
                 ext = ".mk"  # make.defs.hip is a build configuration, not a kernel

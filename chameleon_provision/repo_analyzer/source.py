@@ -27,11 +27,32 @@ from chameleon_provision.errors import InputError, RepositoryError
 
 log = logging.getLogger(__name__)
 
-_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*"
-_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._~-]*"
-HTTPS = re.compile(rf"^https://(?P<host>{_HOST})(?::(?P<port>\d{{1,5}}))?/(?P<path>{_SEGMENT}(?:/{_SEGMENT})+)/?$")
-SCP = re.compile(rf"^(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@(?P<host>{_HOST}):(?P<path>{_SEGMENT}(?:/{_SEGMENT})+)/?$")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# Every check below splits first and then matches short pieces with patterns free of nested
+# repetition, so validation is linear in the argument's length; and no argument is longer than this.
+MAX_SOURCE_LENGTH = 2048
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._~-]*")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31})://")
+
+
+def _host_ok(host: str) -> bool:
+    return 0 < len(host) <= 253 and all(_LABEL.fullmatch(label) for label in host.split("."))
+
+
+def _path_ok(path: str, *, parts: int = 2) -> bool:
+    """owner/repo (or deeper): at least `parts` plain segments, an optional trailing slash."""
+    segments = path.removesuffix("/").split("/")
+    return len(segments) >= parts and all(_SEGMENT.fullmatch(s) for s in segments)
+
+
+def _scp_parts(text: str) -> tuple[str, str, str] | None:
+    """git@host:owner/repo -> (user, host, path), or None."""
+    user, at, rest = text.partition("@")
+    host, colon, path = rest.partition(":")
+    if at and colon and _USER.fullmatch(user) and _host_ok(host) and _path_ok(path):
+        return user, host, path
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,9 @@ def classify_source(source: str) -> tuple[str, str]:
     text = source.strip()
     if not text:
         raise InputError("the repository argument is empty; pass an https:// URL or a folder")
+    if len(text) > MAX_SOURCE_LENGTH:
+        raise InputError(f"the repository argument is {len(text)} characters long; at most {MAX_SOURCE_LENGTH} "
+                         "are accepted")
     if text.startswith("-"):
         raise InputError(f"repository {text!r} starts with '-'; pass an https:// URL or a folder path")
     if any(ord(c) < 32 or c == "\x7f" for c in text):
@@ -57,16 +81,17 @@ def classify_source(source: str) -> tuple[str, str]:
     scheme = _SCHEME.match(text)
     if scheme:
         return "remote", _check_url(text, scheme.group(1).lower())
-    if (m := SCP.match(text)) and not Path(text).exists():
-        if ".." in m.group("path").split("/"):
+    if (scp := _scp_parts(text)) and not _exists(Path(text)):
+        if ".." in scp[2].split("/"):
             raise InputError(f"{text!r}: '..' is not allowed in a repository path")
         return "remote", text
     path = Path(text).expanduser()
-    if path.exists():
+    if _exists(path):
         if not path.is_dir():
             raise InputError(f"{text} is a file, not a folder; pass the repository's folder or its URL")
         return "local", str(path.resolve())
-    if re.match(rf"^{_HOST}/{_SEGMENT}/{_SEGMENT}", text) and "." in text.split("/", 1)[0]:
+    first, _, rest = text.partition("/")
+    if "." in first and _host_ok(first) and _path_ok(rest):
         raise InputError(f"no folder named {text!r}; did you mean https://{text}?")
     if ":" in text.split("/", 1)[0] or "@" in text:
         raise InputError(f"{text!r} is neither an https:// URL, git@host:owner/repo, nor an existing folder")
@@ -88,18 +113,26 @@ def _check_url(text: str, scheme: str) -> str:
         raise InputError(f"{_redact(text)!r} has a query or fragment; pass the plain repository URL")
     if ".." in text.split("/"):
         raise InputError(f"{text!r}: '..' is not allowed in a repository path")
-    m = HTTPS.match(text)
-    if not m:
+    path = text[len("https://") + len(authority) + 1:]
+    name, colon, port = authority.partition(":")
+    if not (_host_ok(name) and _path_ok(path) and (not colon or (port.isdigit() and len(port) <= 5))):
         raise InputError(f"{_redact(text)!r} is not a repository URL of the form https://host/owner/repo; "
                          "it has unexpected characters or too few path parts")
-    if m.group("port") and not 0 < int(m.group("port")) < 65536:
+    if colon and not 0 < int(port) < 65536:
         raise InputError(f"{text!r}: invalid port")
     return text
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system is no folder of the user's
+        return False
+
+
 def _redact(text: str) -> str:
     """Hide anything that looks like credentials in a URL before it reaches a message or a log."""
-    return re.sub(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)
+    return re.sub(r"(?i)^([a-z][a-z0-9+.-]{0,31}://)[^/@\s]+@", r"\1***@", text)
 
 
 # Set for every git process: never prompt (terminal, askpass, credential manager), skip system-wide
