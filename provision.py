@@ -123,13 +123,16 @@ def cli() -> None:
 @click.option("--image", help="Pin the image (name or id).")
 @click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length.")
 @click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length.")
+@click.option("--max-su", type=click.FloatRange(min=0, min_open=True),
+              help="Service units --yes may approve (default 100; more needs this or a terminal yes).")
 @click.option("--name", help="Server name (default prov-REPO-RUNID).")
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
 @click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
 @common
 def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None, site: str | None,
-       node_type: str | None, image: str | None, hours: float | None, max_hours: float | None, name: str | None,
+       node_type: str | None, image: str | None, hours: float | None, max_hours: float | None,
+       max_su: float | None, name: str | None,
        public_key: Path | None, keep_on_failure: bool, twin: bool, opts: Common) -> None:
     """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
     from chameleon_provision.commands.render import summary
@@ -142,11 +145,13 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
     if name is not None:
         check_name(name)
-    flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "public_key": public_key}
+    flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "max_su": max_su,
+             "public_key": public_key}
     with open_session(flags, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin) as session:
         require_cloud_credentials(session.settings)
         doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
-                                      name=name, keep_on_failure=keep_on_failure, confirm=_confirmer(yes)))
+                                      name=name, keep_on_failure=keep_on_failure, confirm=_confirmer(yes),
+                                      assume_yes=yes))
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 

@@ -29,6 +29,9 @@ AIMode = Literal["auto", "on", "off"]
 AI_MODES: tuple[str, ...] = get_args(AIMode)
 DEFAULT_API_URL = "https://api.chameleoncloud.org"
 MAX_LEASE_HOURS = 168  # Chameleon refuses leases over 7 days
+# --yes alone approves a run up to this many service units: a day on a GPU node (2 SU/h) fits, a week on
+# four A100s does not. Above it, an explicit --max-su or an interactive yes is needed.
+DEFAULT_MAX_SU = 100.0
 SECRET_NAMES = ("OS_PASSWORD", "OS_APPLICATION_CREDENTIAL_SECRET", "OPENAI_API_KEY", "OS_TOKEN", "OS_CLIENT_SECRET")
 CREDENTIAL_NAMES = (
     "OS_AUTH_URL", "OS_AUTH_TYPE", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_PROJECT_ID",
@@ -76,6 +79,7 @@ class Settings:
     openai_base_url: str | None = None
     state_dir: Path = Path(".")
     max_hours: float = MAX_LEASE_HOURS
+    max_su: float = DEFAULT_MAX_SU
     network: str = "sharednet1"
     public_network: str = "public"
     public_key: Path | None = None
@@ -173,6 +177,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         openai_base_url=pick("OPENAI_BASE_URL"),
         state_dir=Path(str(pick("PROVISION_STATE_DIR", default=user_state_dir("chameleon-provision")))).expanduser(),
         max_hours=min(max_hours, MAX_LEASE_HOURS),
+        max_su=number("PROVISION_MAX_SU", "max_su", DEFAULT_MAX_SU),
         network=str(pick("PROVISION_NETWORK", default="sharednet1")),
         public_network=str(pick("PROVISION_PUBLIC_NETWORK", default="public")),
         public_key=Path(str(public_key)).expanduser() if public_key else None,

@@ -104,6 +104,40 @@ def test_failure_after_the_lease_cleans_up(twin: TwinServer, cloud_env: dict[str
     assert (left["leases"], left["servers"], left["floating_ips"]) == ([], [], [])
 
 
+def test_json_failure_document_says_how_far_the_run_got(twin: TwinServer, cloud_env: dict[str, str],
+                                                       run_main: RunMain) -> None:
+    admin(twin, "POST", "faults", {"method": "POST", "path": "/uc/compute/v2.1/servers", "status": 500,
+                                   "count": 1})
+    code, out, _ = run_main(CPU_REPO, "--yes", "--json")
+    doc = json.loads(out)
+    assert code == 5 and doc["error"]["exit_code"] == 5
+    assert doc["run_id"] and doc["decisions"]["resource"]["node_type"] and doc["decisions"]["lease"]["hours"]
+    assert any(r.startswith("lease ") for r in doc["removed"]) and doc["left"] == []
+
+
+def test_yes_does_not_approve_a_plan_over_the_su_ceiling(twin: TwinServer, cloud_env: dict[str, str],
+                                                         run_main: RunMain) -> None:
+    """A week on a GPU node is 336 SU: --yes alone refuses it, naming the cost and why; --max-su lets it pass."""
+    before = live_resources(twin)
+    code, out, err = run_main(GPU_REPO, "--yes", "--hours", "168", "--json")
+    assert code == 13, err
+    doc = json.loads(out)
+    assert "SU ceiling" in doc["error"]["message"] and "168 h" in doc["error"]["message"]
+    assert "--max-su" in doc["error"]["hint"] and doc["decisions"]["cost"]["su_total"] > 100
+    assert live_resources(twin) == before
+    code, out, err = run_main(GPU_REPO, "--plan-only", "--hours", "168", "--json")
+    assert code == 0 and json.loads(out)["cost"]["su_total"] == 168 * json.loads(out)["cost"]["su_per_hour"]
+
+
+def test_a_168_hour_lease_is_accepted(twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain) -> None:
+    code, out, err = run_main(CPU_REPO, "--yes", "--hours", "168", "--max-su", "1000", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["lease"]["hours"] == 168 and doc["server"]["status"] == "ACTIVE"
+    code, _, err = run_main(CPU_REPO, "--plan-only", "--hours", "169")
+    assert code == 2 and "169" in err
+
+
 def test_pinned_type_without_capacity_is_exit_10(twin: TwinServer, cloud_env: dict[str, str],
                                                  run_main: RunMain) -> None:
     admin(twin, "POST", "exhaust", {"site": "CHI@UC", "node_type": "gpu_a100_nvlink"})

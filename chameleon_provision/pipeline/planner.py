@@ -17,7 +17,7 @@ from chameleon_provision.decisions.node_selector import choose_node, pinned_cand
 from chameleon_provision.decisions.requirements import decide_requirements
 from chameleon_provision.errors import NoCapacityError, NoMatchError
 from chameleon_provision.models import ImageRecord, LeaseWindow
-from chameleon_provision.pipeline.plan import Cost, Plan, RepoInfo
+from chameleon_provision.pipeline.plan import Cost, Plan, RepoInfo, requirements_doc
 from chameleon_provision.pipeline.session import Session
 from chameleon_provision.repo_analyzer import Analysis
 
@@ -37,9 +37,13 @@ def _window_dates(lease: LeaseWindow) -> tuple[datetime, datetime]:
     return start, end
 
 
-def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis, pins: Pins) -> Plan:
+def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis, pins: Pins,
+              decided: dict[str, Any] | None = None) -> Plan:
+    """`decided` collects each decision as it is made, so a failure can say how far planning got."""
     progress = session.streams.progress
+    decided = {} if decided is None else decided
     req = decide_requirements(session.ai, analysis)
+    decided["requirements"] = requirements_doc(req)
     progress(f"requirements: GPU {req.gpu.required} ({req.gpu.vendor}, {req.gpu.count}x "
              f"{req.gpu.min_memory_gb or '?'} GB), decided by {req.decided_by}")
     sites = session.reachable_sites()
@@ -50,7 +54,10 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     else:
         candidates = rank_candidates(req, nodes, preferred_site=session.settings.site)
         choice, candidates = choose_node(session.ai, req, candidates, nodes, session.settings.site)
+    decided["resource"] = {"site": choice.site, "node_type": choice.node_type, "decided_by": choice.decided_by,
+                           "reason": choice.reason}
     lease = decide_lease(session.ai, req, pins.hours, session.settings.max_hours)
+    decided["lease"] = {"hours": lease.hours, "end": lease.end, "decided_by": lease.decided_by, "reason": lease.reason}
     start, end = _window_dates(lease)
 
     site_hosts: dict[str, SiteHosts] = {}

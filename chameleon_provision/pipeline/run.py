@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from chameleon_provision.cloud import network_manager, reservation_manager, server_launcher
 from chameleon_provision.cloud.key_manager import ensure_keypair
-from chameleon_provision.errors import ConfirmationRequired, InputError, Interrupted, ProvisionError
+from chameleon_provision.errors import ConfirmationRequired, InputError, ProvisionError
 from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
 from chameleon_provision.pipeline.planner import Pins, make_plan
 from chameleon_provision.pipeline.session import Session, new_run_id
-from chameleon_provision.pipeline.teardown import manual_command, teardown
+from chameleon_provision.pipeline.teardown import cleanup_on_failure
 from chameleon_provision.repo_analyzer import analyze, open_repository
 from chameleon_provision.state.recorder import Recorder
 
@@ -36,6 +34,7 @@ class RunOptions:
     name: str | None = None
     keep_on_failure: bool = False
     confirm: Callable[[str], bool] | None = None  # None: no terminal and no --yes
+    assume_yes: bool = False  # --yes: approves up to the SU ceiling, not beyond
 
 
 # Nova and Blazar names the tool creates: no leading '-' (never an option to the CLI), nothing a shell or
@@ -66,34 +65,57 @@ def check_cloud(session: Session, site: str) -> None:
 
 
 def run(session: Session, options: RunOptions) -> dict[str, Any]:
-    settings = session.settings
-    progress = session.streams.progress
     if not options.plan_only and options.confirm is None:  # refuse before cloning or any cloud call
         raise ConfirmationRequired("this run creates a lease, a server and a floating IP",
                                    hint="pass --yes to confirm without a terminal, or --plan-only")
     if options.name is not None:
         check_name(options.name)
     run_id = new_run_id()
+    report: dict[str, Any] = {"run_id": run_id, "decisions": {}}
+    try:
+        return _run(session, options, run_id, report)
+    except ProvisionError as exc:  # the `--json` error document says how far the run got
+        exc.details = {**report, **exc.details}
+        raise
+
+
+def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    settings, progress = session.settings, session.streams.progress
     check_cloud(session, settings.site)
     with open_repository(options.source) as checkout:
         progress(f"reading {checkout.source}" + (f" @ {checkout.commit[:10]}" if checkout.commit else ""))
         analysis = analyze(checkout.path)
         repo = RepoInfo(checkout.source, checkout.commit, _repo_name(checkout.source, checkout.path.name))
-    plan = make_plan(session, run_id, repo, analysis, options.pins)
+    plan = make_plan(session, run_id, repo, analysis, options.pins, decided=report["decisions"])
+    report["decisions"] = {k: v for k, v in document(plan, "plan", {}).items() if k not in ("stats", "run_id")}
     if options.plan_only:
         return document(plan, "plan", session.stats())
     summary = (f"Create a {plan.lease.hours:g} h lease on {plan.node.node_type} at {plan.node.site} "
                f"(about {plan.cost.su_total:g} SU: {plan.cost.su_per_hour:g} SU/h), "
                f"a server with {plan.image.image.name} and a floating IP?")
+    if plan.cost.su_total > settings.max_su:
+        over = f"the plan costs about {plan.cost.su_total:g} SU, over the {settings.max_su:g} SU ceiling: "
+        if options.assume_yes:  # --yes approves ordinary runs, not whatever a repository asks for
+            raise ConfirmationRequired(over + cost_drivers(plan),
+                                       hint="raise the ceiling with --max-su N or PROVISION_MAX_SU, "
+                                            "or confirm on a terminal")
+        summary = f"{over}{cost_drivers(plan)}.\n{summary}"
     if options.confirm is None or not options.confirm(summary):
         raise ProvisionError("cancelled; nothing was created")
     session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=plan.node.site, mode="provision")
     session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end)
     outcome = Outcome()
-    with _cleanup_on_failure(session, run_id, options.keep_on_failure):
+    with cleanup_on_failure(session, run_id, options.keep_on_failure, report):
         _create(session, plan, options, outcome)
     session.store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command)
     return document(plan, "provision", session.stats(), outcome)
+
+
+def cost_drivers(plan: Plan) -> str:
+    """What makes a plan expensive, in the words of the decisions and the repository's own lines."""
+    evidence = "; ".join(f'{e.file}:{e.line} "{e.text[:80]}"' for e in plan.requirements.evidence[:2])
+    return (f"{plan.lease.hours:g} h ({plan.lease.reason}) x {plan.cost.su_per_hour:g} SU/h for "
+            f"{plan.node.node_type} ({plan.node.reason})" + (f"; the repository says: {evidence}" if evidence else ""))
 
 
 def _create(session: Session, plan: Plan, options: RunOptions, outcome: Outcome) -> None:
@@ -134,47 +156,3 @@ def _create(session: Session, plan: Plan, options: RunOptions, outcome: Outcome)
     identity = f"-i {key.private_path} " if key.private_path else ""
     outcome.ssh_command = f"ssh {identity}cc@{fip.address}"
     outcome.ssh_reachable = network_manager.wait_for_ssh(fip.address, settings.ssh_timeout, progress)
-
-
-@contextmanager
-def _cleanup_on_failure(session: Session, run_id: str, keep: bool) -> Iterator[None]:
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_term(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    except (Exception, KeyboardInterrupt) as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        session.store.update_run(run_id, status="interrupted" if interrupted else "failed")
-        _clean(session, run_id, keep)
-        if interrupted:
-            raise Interrupted("interrupted; " + _leftovers(session, run_id)) from None
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _clean(session: Session, run_id: str, keep: bool) -> None:
-    err = session.streams.progress
-    if keep:
-        err(f"--keep-on-failure: leaving what run {run_id} created; remove it with `provision destroy {run_id}`")
-        return
-    try:
-        result = teardown(session.store, run_id, session.cloud, err)
-    except KeyboardInterrupt:
-        err("cleanup interrupted")
-        return
-    if result.removed:
-        err("removed after the failure: " + ", ".join(result.removed))
-        session.store.update_run(run_id, status="cleaned")
-
-
-def _leftovers(session: Session, run_id: str) -> str:
-    live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
-    if not live:
-        return "nothing was left behind"
-    cmds = "; ".join(manual_command(r) for r in live)
-    return f"left behind: {cmds} (or `provision destroy {run_id}`)"
