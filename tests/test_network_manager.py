@@ -46,6 +46,7 @@ class FakeCloud:
 
     def floating_ip_delete(self, ref: str) -> None:
         self.calls.append(("delete", ref))
+        self.fips = [f for f in self.fips if f.id != ref]
 
     def server_add_floating_ip(self, server_id: str, address: str) -> None:
         self.calls.append(("attach", server_id, address))
@@ -102,8 +103,8 @@ def test_destroying_the_earlier_run_keeps_a_handed_over_address(store: StateStor
     store.mark(store.intend("old", "floating_ip", OURS_OLD.description, UC), "created", cloud_id="F-old")
     cloud = FakeCloud(OURS_OLD)
     acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
-    assert teardown(store, "old", lambda _site: cloud).removed == ()
-    assert teardown(store, "new", lambda _site: cloud).removed == ("floating_ip F-old",)
+    assert teardown(store, "old", lambda _site: cloud, poll=0).removed == ()
+    assert teardown(store, "new", lambda _site: cloud, poll=0).removed == ("floating_ip F-old",)
     assert cloud.calls == [("delete", "F-old")]
 
 
@@ -141,7 +142,7 @@ def test_interrupted_create_stays_live_and_is_found_by_teardown(store: StateStor
         acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
     assert [r.status for r in store.resources("new")] == ["creating"]
     cloud.fips.append(FloatingIP("F-late", "192.5.87.78", None, description=description("new")))
-    assert teardown(store, "new", lambda _site: cloud).left == ()
+    assert teardown(store, "new", lambda _site: cloud, poll=0).left == ()
     assert cloud.calls[-1] == ("delete", "F-late")
 
 

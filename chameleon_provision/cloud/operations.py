@@ -166,6 +166,10 @@ class Cloud:
         return _server(self.run("server", "create", "--flavor", flavor, "--image", image, "--key-name", key_name,
                                 "--network", network, "--hint", f"reservation={reservation_id}", name))
 
+    def servers(self) -> list[Server]:
+        return [Server(id=str(r["ID"]), name=str(r.get("Name", "")), status=str(r.get("Status", "")),
+                       addresses=_addresses(r.get("Networks"))) for r in self.run("server", "list") or []]
+
     def server_show(self, server_id: str) -> Server:
         return _server(self.run("server", "show", server_id))
 

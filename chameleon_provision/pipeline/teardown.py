@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chameleon_provision.cloud.operations import Cloud
@@ -35,27 +36,83 @@ def manual_command(r: ResourceRecord) -> str:
     }.get(r.kind, f"# {r.kind} {ref}")
 
 
-def _gone(exc: OpenStackError) -> bool:
-    text = (exc.stderr or exc.message).lower()
-    return any(s in text for s in ("no server found", "not found", "unable to find", "no floatingip found", "404"))
+# Statuses in which a resource is as good as gone: Nova's deleted servers, Blazar's ending leases.
+_GONE = {"server": ("DELETED", "SOFT_DELETED"), "lease": ("TERMINATED", "TERMINATING", "DELETING")}
 
 
-def _delete(cloud: Cloud, r: ResourceRecord) -> None:
+class _Ambiguous(Exception):
+    """More than one cloud resource answers to a row that has no id: deleting any could hit someone else's."""
+
+
+def locate(cloud: Cloud, r: ResourceRecord) -> tuple[str, str] | None:
+    """(cloud id, status) of what the row stands for, read from the cloud; None when it is not there.
+
+    A row without an id is a create that was interrupted before the id came back: it is found again by
+    the run's unique name (for an address, the description this tool writes, or the recorded address).
+    """
     if r.kind == "server":
-        cloud.server_delete(r.cloud_id or r.name)
-    elif r.kind == "floating_ip":
-        ref = r.cloud_id or r.detail.get("address")
-        if ref is None:  # create was interrupted before an id came back: find it by our description
-            ref = next((f.id for f in cloud.floating_ips() if f.description == r.name), None)
-        if ref:
-            cloud.floating_ip_delete(ref)
+        rows = [(s.id, s.name, s.status) for s in cloud.servers()]
     elif r.kind == "lease":
-        cloud.lease_delete(r.cloud_id or r.name)
+        rows = [(str(x.get("id")), str(x.get("name", "")), str(x.get("status", ""))) for x in cloud.leases()]
+    elif r.kind == "floating_ip":
+        address = r.detail.get("address")
+        rows = [(f.id, f.address if address and f.address == address else f.description, "")
+                for f in cloud.floating_ips()]
+    else:
+        return None
+    if r.cloud_id:
+        return next(((i, status) for i, _name, status in rows if i == r.cloud_id), None)
+    wanted = r.detail.get("address") or r.name
+    matches = [(i, status) for i, name, status in rows if name == wanted]
+    if len(matches) > 1:
+        raise _Ambiguous(f"{len(matches)} {r.kind}s are named {wanted!r}; delete the right one by id")
+    return matches[0] if matches else None
+
+
+def _gone(kind: str, found: tuple[str, str] | None) -> bool:
+    return found is None or found[1].upper() in _GONE.get(kind, ())
+
+
+def _delete(cloud: Cloud, kind: str, cloud_id: str) -> None:
+    if kind == "server":
+        cloud.server_delete(cloud_id)
+    elif kind == "floating_ip":
+        cloud.floating_ip_delete(cloud_id)
+    elif kind == "lease":
+        cloud.lease_delete(cloud_id)
+
+
+def _remove(cloud: Cloud, r: ResourceRecord, wait: float, poll: float) -> str | None:
+    """Delete by id and read it back until it is gone; None when gone, else why it is still there."""
+    found = locate(cloud, r)
+    if _gone(r.kind, found):
+        return None
+    assert found is not None
+    by_id = replace(r, cloud_id=found[0])
+    try:
+        _delete(cloud, r.kind, found[0])
+    except OpenStackError as exc:
+        if _gone(r.kind, locate(cloud, by_id)):  # it went anyway (a race with the lease's end, say)
+            return None
+        return exc.message
+    deadline = time.monotonic() + wait
+    while True:
+        found = locate(cloud, by_id)
+        if _gone(r.kind, found):
+            return None
+        if time.monotonic() >= deadline:
+            return f"still {found[1] if found and found[1] else 'present'} {wait:.0f} s after the delete"
+        time.sleep(poll)
 
 
 def teardown(store: StateStore, run_id: str, cloud_for: Callable[[str], Cloud],
-             progress: Callable[[str], None] = lambda _m: None) -> TeardownResult:
-    """Delete every live resource of a run (servers, addresses, leases); keypairs are kept on purpose."""
+             progress: Callable[[str], None] = lambda _m: None, *, wait: float = 120.0,
+             poll: float = 2.0) -> TeardownResult:
+    """Delete every live resource of a run (servers, addresses, leases) and confirm each is gone.
+
+    Nothing is inferred from error text: a resource counts as removed only when the cloud, asked
+    again, no longer has it (or shows it in a terminal state). Keypairs are kept on purpose.
+    """
     removed: list[str] = []
     left: list[str] = []
     for r in store.live_resources(run_id):
@@ -63,12 +120,13 @@ def teardown(store: StateStore, run_id: str, cloud_for: Callable[[str], Cloud],
             continue
         label = f"{r.kind} {r.cloud_id or r.name}"
         try:
-            _delete(cloud_for(r.site), r)
-        except OpenStackError as exc:
-            if not _gone(exc):
-                log.warning("could not delete %s: %s", label, exc.message)
-                left.append(f"{label}: {exc.message}")
-                continue
+            problem = _remove(cloud_for(r.site), r, wait, poll)
+        except (OpenStackError, _Ambiguous) as exc:
+            problem = exc.message if isinstance(exc, OpenStackError) else str(exc)
+        if problem:
+            log.warning("could not delete %s: %s", label, problem)
+            left.append(f"{label}: {problem}")
+            continue
         store.mark(r.id, "deleted")
         removed.append(label)
         progress(f"removed {label}")
