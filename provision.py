@@ -171,15 +171,24 @@ def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> N
 
 
 @cli.command(name="status")
+@click.argument("run_id", required=False)
+@click.option("--local", is_flag=True, help="Only read the local record; do not ask the cloud.")
 @common
-def status(opts: Common) -> None:
-    """List my runs: their leases, servers, addresses and time left."""
+def status(run_id: str | None, local: bool, opts: Common) -> None:
+    """My runs as the cloud sees them: leases, servers, addresses, time left, cost, drift and the next step."""
     from chameleon_provision.commands.render import status_document, status_table
+    from chameleon_provision.commands.status import RunView, observe
     from chameleon_provision.pipeline.startup import open_session
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
-        runs = [(r, session.store.resources(r.run_id)) for r in session.store.runs()]
-        _emit(status_document(runs)) if opts.json else status_table(session.streams.out, runs)
+        store = session.store
+        runs = [store.run(run_id)] if run_id else store.runs()  # an unknown id is a StateError
+        if local or not session.settings.credentials:
+            views = [RunView(r, store.resources(r.run_id)) for r in runs]
+        else:
+            views = observe(store, runs, session.cloud, session.settings.credentials_for,
+                            lambda site: str(session.cloud(site).token_issue().get("project_id") or ""))
+        _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)
 
 
 @cli.command(name="destroy")
@@ -188,12 +197,15 @@ def status(opts: Common) -> None:
 @common
 def destroy(run_id: str, yes: bool, opts: Common) -> None:
     """Delete the lease, server and floating IP that RUN_ID created."""
+    from chameleon_provision.commands.status import check_same_cloud
     from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.pipeline.teardown import teardown
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
-        session.store.run(run_id)  # unknown id -> StateError before anything else
+        run = session.store.run(run_id)  # unknown id -> StateError before anything else
         live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
+        if live:
+            check_same_cloud(run, session)  # never report deletions made in (or against) another cloud
         if live:
             confirm = _confirmer(yes)
             if confirm is None:

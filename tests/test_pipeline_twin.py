@@ -142,6 +142,33 @@ def test_a_168_hour_lease_is_accepted(twin: TwinServer, cloud_env: dict[str, str
     assert code == 2 and "169" in err
 
 
+def test_status_asks_the_cloud_and_destroy_refuses_another_cloud(twin: TwinServer, cloud_env: dict[str, str],
+                                                                 run_main: RunMain, openstack: Openstack,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, err = run_main(CPU_REPO, "--yes", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    ok(openstack("server", "delete", doc["server"]["id"], fmt=False))  # by hand, outside the tool
+    code, out, err = run_main("status", doc["run_id"], "--json")
+    (view,) = json.loads(out)["runs"]
+    assert view["checked_with_cloud"] and view["cloud"]["server"] == "gone"
+    assert "deleted outside this tool" in view["drift"][0] and view["next"].startswith("provision destroy")
+    code, out, _ = run_main("status", "--local", "--json")
+    assert not json.loads(out)["runs"][0]["checked_with_cloud"]
+
+    # The environment now points at another cloud (the TACC site's Keystone): destroy refuses, deletes nothing.
+    monkeypatch.setenv("OS_AUTH_URL", twin.env("CHI@TACC")["OS_AUTH_URL"])
+    monkeypatch.setenv("PROVISION_SITE_AUTH_URLS", f"CHI@UC={twin.env('CHI@TACC')['OS_AUTH_URL']}")
+    code, out, err = run_main("destroy", doc["run_id"], "--yes", "--json")
+    assert code == 3 and "belongs to" in json.loads(out)["error"]["message"]
+    assert live_resources(twin)["leases"], "nothing may be deleted from the wrong cloud"
+    monkeypatch.setenv("OS_AUTH_URL", cloud_env["OS_AUTH_URL"])
+    monkeypatch.setenv("PROVISION_SITE_AUTH_URLS", cloud_env["PROVISION_SITE_AUTH_URLS"])
+    code, out, err = run_main("destroy", doc["run_id"], "--yes", "--json")
+    assert code == 0, err
+    assert (live_resources(twin)["leases"], live_resources(twin)["servers"]) == ([], [])
+
+
 def test_pinned_type_without_capacity_is_exit_10(twin: TwinServer, cloud_env: dict[str, str],
                                                  run_main: RunMain) -> None:
     admin(twin, "POST", "exhaust", {"site": "CHI@UC", "node_type": "gpu_a100_nvlink"})

@@ -13,6 +13,7 @@ from rich.console import Console
 from chameleon_provision.cloud.key_manager import KeyDecision
 from chameleon_provision.cloud.network_manager import AddressPlan
 from chameleon_provision.commands.render import status_document, status_table, summary, time_left
+from chameleon_provision.commands.status import RunView
 from chameleon_provision.models import GpuNeed, ImageChoice, ImageRecord, LeaseWindow, NodeChoice, Requirements
 from chameleon_provision.pipeline.plan import Cost, Outcome, Plan, RepoInfo, document
 from chameleon_provision.state.store import ResourceRecord, RunRecord
@@ -112,9 +113,13 @@ def res(kind: str, cloud_id: str | None, status: str = "created", name: str = "p
     return ResourceRecord(1, "08011200-ab12", kind, name, UC, cloud_id, status, detail)
 
 
+def views(runs: list[tuple[RunRecord, list[ResourceRecord]]]) -> list[RunView]:
+    return [RunView(r, resources) for r, resources in runs]
+
+
 def table(runs: list[tuple[RunRecord, list[ResourceRecord]]]) -> str:
     con, out = console()
-    status_table(con, runs)
+    status_table(con, views(runs))
     return out.getvalue()
 
 
@@ -130,9 +135,9 @@ def test_no_runs_says_so() -> None:
 def test_run_without_resources_shows_dashes_and_no_ssh_line() -> None:
     text = table([(run(lease_end=in_hours(5), ssh="ssh cc@192.5.87.10"), [])])
     (row,) = [line.split() for line in text.splitlines() if line.split()[:1] == ["08011200-ab12"]]
-    assert row[1:] == ["CHI@UC", "ready", "-", "-", "-", "-"]
+    assert row[1:] == ["UC", "ready", "-", "-", "-", "-"]
     assert "ssh cc@" not in text
-    assert status_document([(run(), [])])["runs"][0]["resources"] == []
+    assert status_document(views([(run(), [])]))["runs"][0]["resources"] == []
 
 
 def test_destroyed_run_whose_keypair_is_kept_shows_no_time_left_or_ssh_line() -> None:
@@ -166,8 +171,8 @@ def test_time_left_for_missing_past_and_unreadable_ends(end: str | None, expecte
 
 
 def test_status_document_keeps_raw_text_and_only_recorded_addresses() -> None:
-    doc = status_document([(run(ssh="ssh -i [k] cc@1.2.3.4"),
-                            [res("lease", "L1"), res("floating_ip", "F1", address="192.5.87.10")])])
+    doc = status_document(views([(run(ssh="ssh -i [k] cc@1.2.3.4"),
+                                  [res("lease", "L1"), res("floating_ip", "F1", address="192.5.87.10")])]))
     (r,) = doc["runs"]
     assert r["ssh_command"] == "ssh -i [k] cc@1.2.3.4" and r["time_left"] == "-"
     assert r["resources"] == [{"kind": "lease", "name": "prov-x", "id": "L1", "status": "created"},

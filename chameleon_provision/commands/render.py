@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from chameleon_provision.state.store import ResourceRecord, RunRecord
+from chameleon_provision.commands.status import RunView
+from chameleon_provision.state.store import ResourceRecord
 
 
 def summary(console: Console, doc: dict[str, Any]) -> None:
@@ -73,40 +74,65 @@ def time_left(lease_end: str | None) -> str:
     return f"{hours}h{rem // 60:02d}m"
 
 
-def status_table(console: Console, runs: list[tuple[RunRecord, list[ResourceRecord]]]) -> None:
-    if not runs:
+def status_table(console: Console, views: list[RunView]) -> None:
+    if not views:
         console.print("No runs recorded.")
         return
     # The run id already starts with its creation time (MMDDHHMM, UTC), so no date column.
+    # Cells are short on purpose (site without "CHI@", ids cut to 8, the cloud's status in place of the id
+    # once asked) so the table fits 80 columns; `status --json` and `status RUN` carry everything.
     table = Table("run", "site", "status", "lease", "server", "address", "left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     for column in table.columns:
         column.no_wrap = True
-    ready = []
-    for run, resources in runs:
+    notes = []
+    for view in views:
+        run, resources = view.run, view.resources
+
         def ref(kind: str, resources: list[ResourceRecord] = resources) -> str:
-            live = [r for r in resources if r.kind == kind and r.live]
+            live = [r for r in resources if r.kind == kind and (r.live or r.status == "with_lease")]
             if not live:
                 return "-"
             r = live[0]
             return str(r.detail.get("address") or (r.cloud_id or r.name)[:8])
 
         live = any(r.live and r.kind != "keypair" for r in resources)
-        cells = (run.run_id, run.site, run.status, ref("lease"), ref("server"), ref("floating_ip"),
-                 time_left(run.lease_end) if live else "-")
+        seen = view.cloud
+        cells = (run.run_id, (run.region or run.site).removeprefix("CHI@"), run.status,
+                 seen.get("lease") or ref("lease"), seen.get("server") or ref("server"),
+                 ref("floating_ip"), time_left(run.lease_end) if live else "-")
         table.add_row(*map(escape, cells))  # names may hold [brackets]
-        if live and run.ssh_command:
-            ready.append(f"{run.run_id}: {run.ssh_command}")
+        for drift in view.drift:
+            notes.append(f"{run.run_id}: {drift}")
+        if view.next_step:
+            notes.append(f"{run.run_id}: next: {view.next_step}")
+        elif live and run.ssh_command and not view.drift:
+            notes.append(f"{run.run_id}: {run.ssh_command}")
+        if view.cost:
+            notes.append(f"{run.run_id}: {view.cost['su_so_far']:g} of {view.cost['su_total']:g} SU so far "
+                         f"({view.cost['su_per_hour']:g} SU/h); `provision destroy` stops the charge")
+        if live and _ends_within_an_hour(run.lease_end):
+            notes.append(f"{run.run_id}: the lease ends within the hour")
     console.print(table)
-    for line in ready:
+    for line in notes:
         console.print(escape(line), highlight=False)
+    if views and not any(v.checked for v in views) and any(v.drift == [] and v.cloud == {} for v in views):
+        console.print("(from the local record; the cloud was not asked)", style="dim")
 
 
-def status_document(runs: list[tuple[RunRecord, list[ResourceRecord]]]) -> dict[str, Any]:
+def _ends_within_an_hour(lease_end: str | None) -> bool:
+    left = time_left(lease_end)
+    return left != "ended" and left.startswith("0h")
+
+
+def status_document(views: list[RunView]) -> dict[str, Any]:
     return {"schema_version": 1, "runs": [
-        {"run_id": run.run_id, "created_at": run.created_at, "source": run.source, "site": run.site,
-         "status": run.status, "lease_end": run.lease_end, "time_left": time_left(run.lease_end),
-         "ssh_command": run.ssh_command,
+        {"run_id": v.run.run_id, "created_at": v.run.created_at, "source": v.run.source,
+         "site": v.run.region or v.run.site, "status": v.run.status, "lease_end": v.run.lease_end,
+         "time_left": time_left(v.run.lease_end), "ssh_command": v.run.ssh_command,
+         "checked_with_cloud": v.checked, "cloud": v.cloud, "drift": v.drift, "next": v.next_step or None,
+         "cost": v.cost,
          "resources": [{"kind": r.kind, "name": r.name, "id": r.cloud_id, "status": r.status,
-                        **({"address": r.detail["address"]} if "address" in r.detail else {})} for r in resources]}
-        for run, resources in runs]}
+                        **({"address": r.detail["address"]} if "address" in r.detail else {})}
+                       for r in v.resources]}
+        for v in views]}

@@ -102,7 +102,12 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
         summary = f"{over}{cost_drivers(plan)}.\n{summary}"
     if options.confirm is None or not options.confirm(summary):
         raise ProvisionError("cancelled; nothing was created")
-    session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=plan.node.site, mode="provision")
+    site = plan.node.site
+    identity = session.cloud(site).token_issue()  # the project id: `status` and `destroy` check it later
+    name = options.name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
+    session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=site, mode="provision",
+                          name=name, auth_url=settings.credentials_for(site).get("OS_AUTH_URL"),
+                          project_id=str(identity.get("project_id") or "") or None, region=site)
     session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end)
     outcome = Outcome()
     with cleanup_on_failure(session, run_id, options.keep_on_failure, report):
@@ -123,7 +128,7 @@ def _create(session: Session, plan: Plan, options: RunOptions, outcome: Outcome)
     site = plan.node.site
     cloud = session.cloud(site)
     recorder = Recorder(session.store, plan.run_id)
-    name = options.name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
+    name = session.store.run(plan.run_id).name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
 
     key = ensure_keypair(cloud, plan.key, recorder, site, settings.state_dir / "keys")
     outcome.keypair = key.keypair_name
