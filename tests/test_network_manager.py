@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,13 +64,43 @@ def store(tmp_path: Path) -> StateStore:
     return s
 
 
-def test_only_our_own_unattached_address_is_reusable() -> None:
+def leave_address(store: StateStore, run: str, fip: FloatingIP, run_status: str = "failed") -> None:
+    store.mark(store.intend(run, "floating_ip", fip.description, UC), "created", cloud_id=fip.id)
+    store.update_run(run, status=run_status)
+
+
+def test_only_an_unattached_address_a_finished_run_here_left_is_reusable(store: StateStore) -> None:
     attached = FloatingIP("F1", "192.5.87.1", "port-1", description="chameleon-provision run a")
     foreign = FloatingIP("F2", "192.5.87.2", None, description="my lab address")
     blank = FloatingIP("F3", "192.5.87.3", None)
-    assert reusable_address(FakeCloud(attached, foreign, blank)) is None
+    not_recorded = FloatingIP("F5", "192.5.87.5", None, description="chameleon-provision run elsewhere")
+    assert reusable_address(FakeCloud(attached, foreign, blank, not_recorded), store, "new") is None
     empty_port = FloatingIP("F4", "192.5.87.4", "", description="chameleon-provision run b")
-    assert reusable_address(FakeCloud(attached, foreign, empty_port, OURS_OLD)) == empty_port
+    leave_address(store, "old", empty_port)
+    assert reusable_address(FakeCloud(attached, foreign, empty_port, not_recorded), store, "new") == empty_port
+
+
+def test_an_address_of_a_run_still_in_flight_is_not_taken(store: StateStore) -> None:
+    leave_address(store, "old", OURS_OLD, run_status="started")
+    assert reusable_address(FakeCloud(OURS_OLD), store, "new") is None
+
+
+def test_two_runs_never_claim_the_same_address(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    store.new_run("old", source="./repo", commit_sha=None, site=UC, mode="provision")
+    leave_address(store, "old", OURS_OLD)
+    won: list[FloatingIP | None] = []
+    runs = [f"new{i}" for i in range(8)]
+
+    def take(run: str) -> None:
+        won.append(reusable_address(FakeCloud(OURS_OLD), store, run))
+
+    threads = [threading.Thread(target=take, args=(run,)) for run in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [w for w in won if w is not None] == [OURS_OLD]
 
 
 def test_the_plan_reserves_the_address_in_the_lease() -> None:
@@ -89,18 +120,18 @@ def test_the_reserved_address_is_found_by_its_reservation_tag_and_left_to_the_le
 
 
 def test_acquire_reuses_and_hands_the_address_over_from_the_earlier_run(store: StateStore) -> None:
-    store.mark(store.intend("old", "floating_ip", OURS_OLD.description, UC), "created", cloud_id="F-old")
+    leave_address(store, "old", OURS_OLD)
     cloud = FakeCloud(OURS_OLD)
     fip = acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
     assert fip == OURS_OLD and cloud.calls == []  # nothing created
     (old,) = store.resources("old")
-    assert (old.status, old.detail["to_run"]) == ("handed_over", "new")
+    assert (old.status, old.claimed_by) == ("handed_over", "new")
     (new,) = store.resources("new")
     assert (new.status, new.cloud_id, new.detail) == ("created", "F-old", {"address": "192.5.87.10", "reused": True})
 
 
 def test_destroying_the_earlier_run_keeps_a_handed_over_address(store: StateStore) -> None:
-    store.mark(store.intend("old", "floating_ip", OURS_OLD.description, UC), "created", cloud_id="F-old")
+    leave_address(store, "old", OURS_OLD)
     cloud = FakeCloud(OURS_OLD)
     acquire_address(cloud, Recorder(store, "new"), store, UC, "public")
     assert teardown(store, "old", lambda _site: cloud, poll=0).removed == ()

@@ -11,7 +11,7 @@ import pytest
 from chameleon_provision.errors import ExitCode, OpenStackError, StateError
 from chameleon_provision.state import migrations as state_migrations
 from chameleon_provision.state.recorder import Recorder
-from chameleon_provision.state.store import StateStore, hand_over
+from chameleon_provision.state.store import StateStore, claim_leftover_address
 
 # The layout every user's database had before the schema carried a version: copied verbatim from the
 # release that created it, so the migration is tested against real files, not against itself.
@@ -77,13 +77,14 @@ def test_teardown_order_servers_first(tmp_path: Path) -> None:
     assert [r.kind for r in store.live_resources("r1")] == ["server", "floating_ip", "lease", "keypair"]
 
 
-def test_hand_over_moves_ownership(tmp_path: Path) -> None:
+def test_a_claimed_address_leaves_the_run_that_made_it(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "s.db")
     for run in ("old", "new"):
         store.new_run(run, source="x", commit_sha=None, site="CHI@UC", mode="provision")
     store.mark(store.intend("old", "floating_ip", "fip", "CHI@UC"), "created", cloud_id="F1")
-    hand_over(store, "floating_ip", "F1", "new")
-    assert store.live_resources("old") == []
+    store.update_run("old", status="failed")
+    assert claim_leftover_address(store, ["F1", "F9"], "new") == "F1"
+    assert store.live_resources("old") == [] and claim_leftover_address(store, ["F1"], "other") is None
 
 
 def test_unknown_run_and_unwritable_dir(tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ keypair and none is ever created twice; they cost nothing, so teardown leaves th
 from __future__ import annotations
 
 import base64
+import fcntl
 import getpass
 import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chameleon_provision.cloud.operations import Cloud
-from chameleon_provision.errors import InputError
+from chameleon_provision.errors import InputError, OpenStackError
 from chameleon_provision.state.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -123,15 +126,41 @@ class ReadyKey:
 
 
 def ensure_keypair(cloud: Cloud, decision: KeyDecision, recorder: Recorder, site: str, key_dir: Path) -> ReadyKey:
-    """Carry out a KeyDecision: reuse, upload the local key, or generate one and upload it."""
+    """Carry out a KeyDecision: reuse, upload the local key, or generate one and upload it.
+
+    Runs that share a state directory take turns here (a file lock), and each looks again once it has
+    the lock: eight runs started together without a local key make one key and one keypair, not eight.
+    """
     local = decision.local
     if decision.action == "reuse" and local is not None:
         recorder.note("keypair", decision.keypair_name, site, decision.keypair_name, "kept")
         return ReadyKey(decision.keypair_name, local.private_path)
-    if local is None:
-        local = generate_key(key_dir)
-    name = local.keypair_name
-    with recorder.creating("keypair", name, site) as confirm:
-        created = cloud.keypair_create(name, str(local.public_path))
-        confirm(created.name, status="kept", fingerprint=created.fingerprint)  # shared by later runs
+    with _key_lock(key_dir):
+        local = local or find_local_key(None, key_dir) or generate_key(key_dir)
+        existing = next((k for k in cloud.keypairs() if k.fingerprint == local.fingerprint), None)
+        if existing is not None:  # another run uploaded it while this one waited
+            recorder.note("keypair", existing.name, site, existing.name, "kept")
+            return ReadyKey(existing.name, local.private_path)
+        name = local.keypair_name
+        try:
+            with recorder.creating("keypair", name, site) as confirm:
+                created = cloud.keypair_create(name, str(local.public_path))
+                confirm(created.name, status="kept", fingerprint=created.fingerprint)  # shared by later runs
+        except OpenStackError:
+            # Another machine of the same user may have won the race for this name: the same key is fine.
+            same = next((k for k in cloud.keypairs() if k.name == name and k.fingerprint == local.fingerprint), None)
+            if same is None:
+                raise
+            return ReadyKey(same.name, local.private_path)
     return ReadyKey(created.name, local.private_path)
+
+
+@contextmanager
+def _key_lock(key_dir: Path) -> Iterator[None]:
+    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(key_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

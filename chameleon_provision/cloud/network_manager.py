@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from chameleon_provision.cloud.operations import Cloud, FloatingIP
 from chameleon_provision.errors import OpenStackError, ProvisioningFailed
 from chameleon_provision.state.recorder import Recorder
-from chameleon_provision.state.store import StateStore, hand_over
+from chameleon_provision.state.store import StateStore, claim_leftover_address
 
 log = logging.getLogger(__name__)
 MARK = "chameleon-provision"  # description prefix of every address this tool creates
@@ -33,10 +33,15 @@ def plan_reserved_address() -> AddressPlan:
     return AddressPlan("reserve", None, "a floating IP reserved in the lease; an ad hoc one if Blazar refuses")
 
 
-def reusable_address(cloud: Cloud) -> FloatingIP | None:
-    """An unattached address this tool created earlier (never someone else's)."""
-    return next((f for f in cloud.floating_ips() if f.port_id in (None, "") and f.description.startswith(MARK)),
-                None)
+def reusable_address(cloud: Cloud, store: StateStore, run_id: str) -> FloatingIP | None:
+    """An unattached address an earlier, finished run of this state directory left behind, claimed for `run_id`.
+
+    Only addresses recorded here qualify (never a collaborator's or another machine's, whatever their
+    description), and the claim is atomic in the state database, so two runs never share one.
+    """
+    free = {f.id: f for f in cloud.floating_ips() if f.port_id in (None, "") and f.description.startswith(MARK)}
+    claimed = claim_leftover_address(store, free, run_id)
+    return free[claimed] if claimed else None
 
 
 def reserved_address(cloud: Cloud, recorder: Recorder, site: str, reservation_id: str, *, timeout: float = 60.0,
@@ -62,9 +67,8 @@ def reserved_address(cloud: Cloud, recorder: Recorder, site: str, reservation_id
 
 def acquire_address(cloud: Cloud, recorder: Recorder, store: StateStore, site: str, public_network: str
                     ) -> FloatingIP:
-    fip = reusable_address(cloud)
+    fip = reusable_address(cloud, store, recorder.run_id)
     if fip is not None:
-        hand_over(store, "floating_ip", fip.id, recorder.run_id)
         recorder.note("floating_ip", fip.description, site, fip.id, "created", address=fip.address, reused=True)
         return fip
     name = description(recorder.run_id)

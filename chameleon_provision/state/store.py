@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -194,8 +194,28 @@ def _resource(row: sqlite3.Row) -> ResourceRecord:
                           claimed_by=row["claimed_by"])
 
 
-def hand_over(store: StateStore, kind: str, cloud_id: str, to_run: str) -> None:
-    """A resource adopted by a new run no longer belongs to the run that made it (its destroy must skip it)."""
-    for r in store.resources():
-        if r.kind == kind and r.cloud_id == cloud_id and r.run_id != to_run and r.live:
-            store.mark(r.id, "handed_over", detail={"to_run": to_run})
+# Runs whose leftover address another run of this state directory may take over.
+_OVER = ("failed", "interrupted", "cleaned", "destroy-incomplete")
+
+
+def claim_leftover_address(store: StateStore, candidates: Iterable[str], to_run: str) -> str | None:
+    """Atomically take one floating IP id from `candidates` that an earlier, finished run of this state directory
+    created and left behind; None when there is none. Two runs never get the same address, and addresses
+    this directory did not create (a collaborator's, another machine's) are never among them.
+    """
+    wanted = list(candidates)
+    if not wanted:
+        return None
+    marks = ", ".join("?" * len(wanted))
+    states = ", ".join("?" * len(_OVER))
+    with store._connect(write=True) as db:
+        row = db.execute(
+            f"SELECT r.id, r.cloud_id FROM resources r JOIN runs ON runs.run_id = r.run_id "
+            f"WHERE r.kind = 'floating_ip' AND r.status = 'created' AND r.claimed_by IS NULL AND r.run_id != ? "
+            f"AND r.cloud_id IN ({marks}) AND runs.status IN ({states}) ORDER BY r.id LIMIT 1",
+            (to_run, *wanted, *_OVER)).fetchone()
+        if row is None:
+            return None
+        db.execute("UPDATE resources SET claimed_by = ?, status = 'handed_over', updated_at = ? WHERE id = ?",
+                   (to_run, _now(), row["id"]))
+        return str(row["cloud_id"])
