@@ -128,12 +128,13 @@ def cli() -> None:
 @click.option("--name", help="Server name (default prov-REPO-RUNID).")
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
+@click.option("--new", "new_run", is_flag=True, help="Start another run even if one with this --name is live.")
 @click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
 @common
 def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None, site: str | None,
        node_type: str | None, image: str | None, hours: float | None, max_hours: float | None,
        max_su: float | None, name: str | None,
-       public_key: Path | None, keep_on_failure: bool, twin: bool, opts: Common) -> None:
+       public_key: Path | None, keep_on_failure: bool, new_run: bool, twin: bool, opts: Common) -> None:
     """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
     from chameleon_provision.commands.render import summary
     from chameleon_provision.config import require_cloud_credentials
@@ -151,7 +152,7 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
         require_cloud_credentials(session.settings)
         doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
                                       name=name, keep_on_failure=keep_on_failure, confirm=_confirmer(yes),
-                                      assume_yes=yes))
+                                      assume_yes=yes, new=new_run))
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 
@@ -189,6 +190,22 @@ def status(run_id: str | None, local: bool, opts: Common) -> None:
             views = observe(store, runs, session.cloud, session.settings.credentials_for,
                             lambda site: str(session.cloud(site).token_issue().get("project_id") or ""))
         _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)
+
+
+@cli.command(name="resume")
+@click.argument("run_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
+@common
+def resume_cmd(run_id: str, yes: bool, keep_on_failure: bool, opts: Common) -> None:
+    """Carry RUN_ID on from where it stopped, reusing its live lease, server and address."""
+    from chameleon_provision.commands.render import summary
+    from chameleon_provision.pipeline.resume import resume
+    from chameleon_provision.pipeline.startup import open_session
+
+    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
+        doc = resume(session, run_id, keep_on_failure=keep_on_failure, confirm=_confirmer(yes))
+        _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 
 @cli.command(name="destroy")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import Openstack, RunMain, admin, ok
 
+import provision
 from chameleon_twin.server import TwinServer
 
 pytestmark = pytest.mark.e2e
@@ -167,6 +168,65 @@ def test_status_asks_the_cloud_and_destroy_refuses_another_cloud(twin: TwinServe
     code, out, err = run_main("destroy", doc["run_id"], "--yes", "--json")
     assert code == 0, err
     assert (live_resources(twin)["leases"], live_resources(twin)["servers"]) == ([], [])
+
+
+class Killed(BaseException):
+    """Stands in for kill -9: no handler runs, nothing is cleaned up."""
+
+
+def test_a_killed_run_is_resumed_and_the_same_name_reuses_it(twin: TwinServer, cloud_env: dict[str, str],
+                                                             run_main: RunMain, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from chameleon_provision.cloud import server_launcher
+
+    real_wait = server_launcher.wait_active
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise Killed
+
+    monkeypatch.setattr(server_launcher, "wait_active", killed)
+    with pytest.raises(Killed):
+        provision.main([CPU_REPO, "--yes", "--name", "exp-1"])
+    monkeypatch.setattr(server_launcher, "wait_active", real_wait)
+    capsys.readouterr()
+    (run,) = json.loads(run_main("status", "--local", "--json")[1])["runs"]
+    assert run["status"] == "started" and len(live_resources(twin)["servers"]) == 1
+
+    code, out, err = run_main(CPU_REPO, "--yes", "--name", "exp-1", "--json")  # the same command again
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["run_id"] == run["run_id"] and doc["resumed"] and "continuing it" in err
+    left = live_resources(twin)
+    assert (len(left["leases"]), len(left["servers"])) == (1, 1)  # taken up, not made again
+    code, out, err = run_main("resume", run["run_id"], "--yes", "--json")
+    assert code == 0 and json.loads(out)["server"]["id"] == doc["server"]["id"]
+    code, out, err = run_main(CPU_REPO, "--yes", "--name", "exp-1", "--new", "--plan-only", "--json")
+    assert code == 0 and json.loads(out)["run_id"] != run["run_id"]
+    assert run_main("destroy", run["run_id"], "--yes")[0] == 0
+    assert live_resources(twin)["servers"] == []
+
+
+def test_a_server_that_goes_error_is_rebuilt_once_on_the_same_lease(twin: TwinServer, cloud_env: dict[str, str],
+                                                                    run_main: RunMain,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from chameleon_provision.cloud import server_launcher
+
+    real_launch = server_launcher.launch
+    launched: list[str] = []
+
+    def first_one_fails(*args: object, **kwargs: object) -> object:
+        server = real_launch(*args, **kwargs)  # type: ignore[arg-type]
+        launched.append(server.id)
+        if len(launched) == 1:
+            admin(twin, "POST", f"servers/{server.id}/error", {"message": "Failure prepping block device."})
+        return server
+
+    monkeypatch.setattr(server_launcher, "launch", first_one_fails)
+    code, out, err = run_main(CPU_REPO, "--yes", "--json")
+    assert code == 0, err
+    assert len(launched) == 2 and "trying once more on the same reservation" in err
+    left = live_resources(twin)
+    assert (len(left["leases"]), left["servers"]) == (1, [json.loads(out)["server"]["id"]])
 
 
 def test_pinned_type_without_capacity_is_exit_10(twin: TwinServer, cloud_env: dict[str, str],

@@ -13,15 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chameleon_provision.cloud import network_manager, reservation_manager, server_launcher
-from chameleon_provision.cloud.key_manager import ensure_keypair
 from chameleon_provision.errors import ConfirmationRequired, InputError, ProvisionError
+from chameleon_provision.pipeline.create import CreateSpec, create
 from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
 from chameleon_provision.pipeline.planner import Pins, make_plan
+from chameleon_provision.pipeline.resume import live_run_named, resume
 from chameleon_provision.pipeline.session import Session, new_run_id
 from chameleon_provision.pipeline.teardown import cleanup_on_failure
 from chameleon_provision.repo_analyzer import analyze, open_repository
-from chameleon_provision.state.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,7 @@ class RunOptions:
     keep_on_failure: bool = False
     confirm: Callable[[str], bool] | None = None  # None: no terminal and no --yes
     assume_yes: bool = False  # --yes: approves up to the SU ceiling, not beyond
+    new: bool = False  # --new: another run even when a live run has this --name
 
 
 # Nova and Blazar names the tool creates: no leading '-' (never an option to the CLI), nothing a shell or
@@ -70,6 +70,11 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
                                    hint="pass --yes to confirm without a terminal, or --plan-only")
     if options.name is not None:
         check_name(options.name)
+        earlier = None if options.new or options.plan_only else live_run_named(session, options.name)
+        if earlier is not None:  # the same command again: carry on with that run, do not make a second one
+            session.streams.progress(f"run {earlier.run_id} is already live as {options.name!r}; continuing it "
+                                     "(pass --new for another)")
+            return resume(session, earlier.run_id, keep_on_failure=options.keep_on_failure, confirm=options.confirm)
     run_id = new_run_id()
     report: dict[str, Any] = {"run_id": run_id, "decisions": {}}
     try:
@@ -110,8 +115,11 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
                           project_id=str(identity.get("project_id") or "") or None, region=site)
     session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end)
     outcome = Outcome()
+    spec = CreateSpec(run_id=run_id, site=site, name=name, resource_properties=tuple(plan.node.resource_properties),
+                      image_id=plan.image.image.id, lease=plan.lease, reserve_address=plan.address.action == "reserve",
+                      key=plan.key)
     with cleanup_on_failure(session, run_id, options.keep_on_failure, report):
-        _create(session, plan, options, outcome)
+        create(session, spec, outcome)
     session.store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command)
     return document(plan, "provision", session.stats(), outcome)
 
@@ -121,43 +129,3 @@ def cost_drivers(plan: Plan) -> str:
     evidence = "; ".join(f'{e.file}:{e.line} "{e.text[:80]}"' for e in plan.requirements.evidence[:2])
     return (f"{plan.lease.hours:g} h ({plan.lease.reason}) x {plan.cost.su_per_hour:g} SU/h for "
             f"{plan.node.node_type} ({plan.node.reason})" + (f"; the repository says: {evidence}" if evidence else ""))
-
-
-def _create(session: Session, plan: Plan, options: RunOptions, outcome: Outcome) -> None:
-    settings, progress = session.settings, session.streams.progress
-    site = plan.node.site
-    cloud = session.cloud(site)
-    recorder = Recorder(session.store, plan.run_id)
-    name = session.store.run(plan.run_id).name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
-
-    key = ensure_keypair(cloud, plan.key, recorder, site, settings.state_dir / "keys")
-    outcome.keypair = key.keypair_name
-    progress(f"keypair {key.keypair_name} ({plan.key.action})")
-
-    address_network = cloud.network_id(settings.public_network) if plan.address.action == "reserve" else None
-    lease = reservation_manager.create_lease(cloud, recorder, name=f"{name}-lease", site=site,
-                                             resource_properties=list(plan.node.resource_properties),
-                                             lease=plan.lease, address_network_id=address_network,
-                                             progress=progress)
-    outcome.lease_id = lease.id
-    lease = reservation_manager.wait_active(cloud, lease, timeout=settings.lease_timeout,
-                                            poll=settings.poll_seconds, progress=progress)
-    outcome.reservation_id = lease.host_reservation_id
-
-    server = server_launcher.launch(cloud, recorder, name=name, site=site, image_id=plan.image.image.id,
-                                    key_name=key.keypair_name, network=settings.network,
-                                    reservation_id=lease.host_reservation_id or "")
-    server = server_launcher.wait_active(cloud, server, timeout=settings.server_timeout,
-                                         poll=settings.poll_seconds, progress=progress)
-    outcome.server = {"id": server.id, "name": server.name, "status": server.status}
-
-    if lease.address_reservation_id:
-        fip = network_manager.reserved_address(cloud, recorder, site, lease.address_reservation_id,
-                                               poll=min(settings.poll_seconds, 2.0))
-    else:
-        fip = network_manager.acquire_address(cloud, recorder, session.store, site, settings.public_network)
-    network_manager.attach_address(cloud, server.id, fip)
-    outcome.floating_ip = fip.address
-    identity = f"-i {key.private_path} " if key.private_path else ""
-    outcome.ssh_command = f"ssh {identity}cc@{fip.address}"
-    outcome.ssh_reachable = network_manager.wait_for_ssh(fip.address, settings.ssh_timeout, progress)

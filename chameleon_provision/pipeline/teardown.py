@@ -82,7 +82,7 @@ def _delete(cloud: Cloud, kind: str, cloud_id: str) -> None:
         cloud.lease_delete(cloud_id)
 
 
-def _remove(cloud: Cloud, r: ResourceRecord, wait: float, poll: float) -> str | None:
+def remove(cloud: Cloud, r: ResourceRecord, wait: float, poll: float) -> str | None:
     """Delete by id and read it back until it is gone; None when gone, else why it is still there."""
     found = locate(cloud, r)
     if _gone(r.kind, found):
@@ -120,7 +120,7 @@ def teardown(store: StateStore, run_id: str, cloud_for: Callable[[str], Cloud],
             continue
         label = f"{r.kind} {r.cloud_id or r.name}"
         try:
-            problem = _remove(cloud_for(r.site), r, wait, poll)
+            problem = remove(cloud_for(r.site), r, wait, poll)
         except (OpenStackError, _Ambiguous) as exc:
             problem = exc.message if isinstance(exc, OpenStackError) else str(exc)
         if problem:
