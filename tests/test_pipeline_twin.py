@@ -170,6 +170,25 @@ def test_status_asks_the_cloud_and_destroy_refuses_another_cloud(twin: TwinServe
     assert (live_resources(twin)["leases"], live_resources(twin)["servers"]) == ([], [])
 
 
+def test_passing_503s_on_reads_and_polls_are_ridden_out(twin: TwinServer, cloud_env: dict[str, str],
+                                                         run_main: RunMain) -> None:
+    """Two 503s on the Blazar host list and one 502 on a server poll: the run still ends ready."""
+    admin(twin, "POST", "faults", {"method": "GET", "path": "/uc/reservation/v1/os-hosts", "status": 503, "count": 2})
+    admin(twin, "POST", "faults", {"method": "GET", "path": "/uc/compute/v2.1/servers/detail", "status": 502,
+                                   "count": 1})
+    code, out, err = run_main(CPU_REPO, "--yes", "--json")
+    assert code == 0, err
+    assert json.loads(out)["server"]["status"] == "ACTIVE"
+
+
+def test_a_lasting_503_names_the_service_not_html(twin: TwinServer, cloud_env: dict[str, str],
+                                                  run_main: RunMain) -> None:
+    admin(twin, "POST", "faults", {"method": "GET", "path": "/uc/reservation/v1/os-hosts", "status": 503,
+                                   "count": 20})
+    code, _, err = run_main(CPU_REPO, "--plan-only")
+    assert code == 5 and "Blazar answered HTTP 503" in err and "<" not in err
+
+
 class Killed(BaseException):
     """Stands in for kill -9: no handler runs, nothing is cleaned up."""
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from chameleon_provision.cloud.openstack_cli import OpenStackRunner, decode_listish
+from chameleon_provision.cloud.retry import explain, is_transient, retry_read
 from chameleon_provision.errors import OpenStackError
 from chameleon_provision.models import ImageRecord
 
@@ -107,6 +109,14 @@ def _fip(data: Mapping[str, Any]) -> FloatingIP:
                       description=str(get("description", "Description") or ""))
 
 
+T = TypeVar("T")
+
+
+def _is_read(args: Sequence[str]) -> bool:
+    """list/show commands and `token issue`: safe to run twice."""
+    return any(a in ("list", "show") for a in args[:4]) or tuple(args[:2]) == ("token", "issue")
+
+
 class Cloud:
     """The OpenStack operations the pipeline needs, one method per CLI command."""
 
@@ -114,7 +124,27 @@ class Cloud:
         self.runner = runner
 
     def run(self, *args: str, output: str = "json") -> Any:
-        return self.runner.run(list(args), output=output)
+        """One command; a read is retried through passing failures (cloud.retry), a change is not."""
+        if _is_read(args):
+            return retry_read(lambda: self.runner.run(list(args), output=output))
+        try:
+            return self.runner.run(list(args), output=output)
+        except OpenStackError as exc:
+            raise explain(exc) from None
+
+    def _create(self, make: Callable[[], T], find: Callable[[], T | None], attempts: int = 3) -> T:
+        """A create that failed in passing is tried again only once its unique name shows it did not happen."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return make()
+            except OpenStackError as exc:
+                if not is_transient(exc) or attempt == attempts:
+                    raise
+                found = find()
+                if found is not None:  # the first attempt took effect after all
+                    return found
+                time.sleep(2.0 * attempt)
+        raise AssertionError("unreachable")
 
     # identity
     def token_issue(self) -> Mapping[str, Any]:
@@ -137,8 +167,10 @@ class Cloud:
         return [Keypair(r["Name"], r.get("Fingerprint", "")) for r in self.run("keypair", "list") or []]
 
     def keypair_create(self, name: str, public_key_file: str) -> Keypair:
-        data = self.run("keypair", "create", "--public-key", public_key_file, name)
-        return Keypair(data["name"], data.get("fingerprint", ""))
+        def make() -> Keypair:
+            data = self.run("keypair", "create", "--public-key", public_key_file, name)
+            return Keypair(data["name"], data.get("fingerprint", ""))
+        return self._create(make, lambda: next((k for k in self.keypairs() if k.name == name), None))
 
     def keypair_delete(self, name: str) -> None:
         self.run("keypair", "delete", name, output="none")
@@ -155,7 +187,9 @@ class Cloud:
         return str(self.run("network", "show", name)["id"])
 
     def floating_ip_create(self, network: str, description: str) -> FloatingIP:
-        return _fip(self.run("floating", "ip", "create", "--description", description, network))
+        return self._create(
+            lambda: _fip(self.run("floating", "ip", "create", "--description", description, network)),
+            lambda: next((f for f in self.floating_ips() if f.description == description), None))
 
     def floating_ip_delete(self, address_or_id: str) -> None:
         self.run("floating", "ip", "delete", address_or_id, output="none")
@@ -163,8 +197,10 @@ class Cloud:
     # servers
     def server_create(self, *, name: str, image: str, key_name: str, network: str, reservation_id: str,
                       flavor: str = "baremetal") -> Server:
-        return _server(self.run("server", "create", "--flavor", flavor, "--image", image, "--key-name", key_name,
-                                "--network", network, "--hint", f"reservation={reservation_id}", name))
+        return self._create(
+            lambda: _server(self.run("server", "create", "--flavor", flavor, "--image", image, "--key-name", key_name,
+                                     "--network", network, "--hint", f"reservation={reservation_id}", name)),
+            lambda: next((s for s in self.servers() if s.name == name), None))
 
     def servers(self) -> list[Server]:
         return [Server(id=str(r["ID"]), name=str(r.get("Name", "")), status=str(r.get("Status", "")),
@@ -198,7 +234,13 @@ class Cloud:
             args += ["--reservation", f"resource_type=virtual:floatingip,network_id={address_network_id},amount=1"]
         if start != "now":
             args += ["--start-date", start]
-        data = self.run(*args, name, output="lease")
+        def find() -> Lease | None:
+            found = next((x for x in self.leases() if x.get("name") == name), None)
+            return self.lease_show(str(found["id"])) if found else None
+
+        data = self._create(lambda: self.run(*args, name, output="lease"), find)
+        if isinstance(data, Lease):
+            return data
         if not isinstance(data, Mapping) or "id" not in data:
             raise OpenStackError("`openstack reservation lease create` returned no lease id")
         return _lease(data)
