@@ -27,6 +27,9 @@ CHAMELEON_SITES: dict[str, str] = {
 }
 AIMode = Literal["auto", "on", "off"]
 AI_MODES: tuple[str, ...] = get_args(AIMode)
+# session: one interactive `openstack` process per site (one token); process: one process per command
+RunnerMode = Literal["session", "process"]
+RUNNER_MODES: tuple[str, ...] = get_args(RunnerMode)
 DEFAULT_API_URL = "https://api.chameleoncloud.org"
 MAX_LEASE_HOURS = 168  # Chameleon refuses leases over 7 days
 # --yes alone approves a run up to this many service units: a day on a GPU node (2 SU/h) fits, a week on
@@ -48,7 +51,7 @@ CREDENTIAL_NAMES = (
 WORKDIR_SAFE = frozenset({
     "PROVISION_AI", "PROVISION_MODEL", "PROVISION_SITE", "PROVISION_MAX_HOURS", "PROVISION_NETWORK",
     "PROVISION_PUBLIC_NETWORK", "PROVISION_OPENSTACK_TIMEOUT", "PROVISION_LEASE_TIMEOUT",
-    "PROVISION_SERVER_TIMEOUT", "PROVISION_SSH_TIMEOUT", "PROVISION_POLL_SECONDS",
+    "PROVISION_SERVER_TIMEOUT", "PROVISION_SSH_TIMEOUT", "PROVISION_POLL_SECONDS", "PROVISION_OPENSTACK_RUNNER",
 })
 
 
@@ -84,6 +87,7 @@ class Settings:
     public_network: str = "public"
     public_key: Path | None = None
     openstack_timeout: float = 180.0
+    openstack_runner: RunnerMode = "session"
     lease_timeout: float = 900.0
     server_timeout: float = 2400.0
     ssh_timeout: float = 600.0
@@ -153,6 +157,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
     if raw_mode not in AI_MODES:
         raise ConfigError(f"PROVISION_AI must be auto, on or off, not {raw_mode!r}")
     ai_mode = cast(AIMode, raw_mode)
+    raw_runner = str(pick("PROVISION_OPENSTACK_RUNNER", default="session")).lower()
+    if raw_runner not in RUNNER_MODES:
+        raise ConfigError(f"PROVISION_OPENSTACK_RUNNER must be session or process, not {raw_runner!r}")
     public_key = pick("PROVISION_PUBLIC_KEY", "public_key")
 
     def number(name: str, flag: str | None, default: float, *, zero_ok: bool = False) -> float:
@@ -182,6 +189,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         public_network=str(pick("PROVISION_PUBLIC_NETWORK", default="public")),
         public_key=Path(str(public_key)).expanduser() if public_key else None,
         openstack_timeout=number("PROVISION_OPENSTACK_TIMEOUT", None, 180.0),
+        openstack_runner=cast(RunnerMode, raw_runner),
         lease_timeout=number("PROVISION_LEASE_TIMEOUT", None, 900.0),
         server_timeout=number("PROVISION_SERVER_TIMEOUT", None, 2400.0),
         ssh_timeout=number("PROVISION_SSH_TIMEOUT", None, 600.0, zero_ok=True),

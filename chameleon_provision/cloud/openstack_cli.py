@@ -1,9 +1,9 @@
 """The one place the `openstack` CLI is run.
 
 Every call is an argument list (never a shell string) with a timeout; stderr is captured and
-turned into a typed error carrying the CLI's own error line. The runner is a Protocol so a
-long-lived interactive process (one token, no per-call start-up cost) can replace the
-one-process-per-call runner without touching callers.
+turned into a typed error carrying the CLI's own error line. The runner is a Protocol: the
+long-lived interactive process of `openstack_session.SessionRunner` (one token, no per-call
+start-up cost) and the one-process-per-call `SubprocessRunner` here are interchangeable.
 """
 
 from __future__ import annotations
@@ -113,7 +113,11 @@ def cli_environment(credentials: Mapping[str, str], base: Mapping[str, str] | No
 
 
 class SubprocessRunner:
-    """One `openstack` process per call (about 1.5 s each, almost all of it imports)."""
+    """One `openstack` process per call (about 1.5 s each, almost all of it imports, and a token each).
+
+    The fallback runner: PROVISION_OPENSTACK_RUNNER=process, or where the interactive session
+    (`openstack_session.SessionRunner`) cannot start.
+    """
 
     def __init__(self, credentials: Mapping[str, str], *, executable: str | None = None,
                  timeout: float = 120.0) -> None:
@@ -142,3 +146,16 @@ class SubprocessRunner:
         if proc.returncode != 0:
             raise classify(command, proc.stderr, proc.returncode)
         return None if output == "none" else parse_json_output(proc.stdout, command=command)
+
+    @property
+    def processes(self) -> int:
+        return self.calls
+
+    def close(self) -> None:
+        """Nothing outlives a call."""
+
+    def __enter__(self) -> SubprocessRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

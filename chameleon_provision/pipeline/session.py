@@ -1,29 +1,50 @@
-"""Everything one invocation shares: settings, output streams, AI, state, discovery, one runner per site."""
+"""Everything one invocation shares: settings, output streams, AI, state, discovery, one runner per site.
+
+A Session is a context manager: leaving it (normally, on an error or on Ctrl+C) ends the `openstack`
+session processes it started. Modules that only some commands need (the discovery client and its
+`requests`) are imported on first use, so `provision analyze` and `provision status` stay quick.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from chameleon_provision.ai_client import AIClient, AISettings
 from chameleon_provision.cloud.catalog_cache import CatalogCache
 from chameleon_provision.cloud.openstack_cli import OpenStackRunner, SubprocessRunner
+from chameleon_provision.cloud.openstack_session import SessionRunner
 from chameleon_provision.cloud.operations import Cloud
-from chameleon_provision.cloud.resource_discovery import DiscoveryClient, parse_node
 from chameleon_provision.config import Settings
 from chameleon_provision.console import Streams
 from chameleon_provision.models import NodeRecord
 from chameleon_provision.state.store import StateStore
 
+if TYPE_CHECKING:
+    from chameleon_provision.cloud.resource_discovery import DiscoveryClient
+
+log = logging.getLogger(__name__)
 RunnerFactory = Callable[[Mapping[str, str], float], OpenStackRunner]
 
 
 def subprocess_runner(credentials: Mapping[str, str], timeout: float) -> OpenStackRunner:
+    """One `openstack` process per command: the fallback (PROVISION_OPENSTACK_RUNNER=process)."""
     return SubprocessRunner(credentials, timeout=timeout)
+
+
+def session_runner(credentials: Mapping[str, str], timeout: float) -> OpenStackRunner:
+    """One interactive `openstack` process for the site, started on its first command (the default)."""
+    return SessionRunner(credentials, timeout=timeout)
+
+
+RUNNERS: dict[str, RunnerFactory] = {"session": session_runner, "process": subprocess_runner}
 
 
 def new_run_id() -> str:
@@ -34,7 +55,7 @@ def new_run_id() -> str:
 class Session:
     settings: Settings
     streams: Streams
-    runner_factory: RunnerFactory = subprocess_runner
+    runner_factory: RunnerFactory | None = None  # None: the one PROVISION_OPENSTACK_RUNNER names
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -43,14 +64,41 @@ class Session:
                                       mode=s.ai_mode))
         self.store = StateStore(s.state_dir / "runs.sqlite3")
         self.cache = CatalogCache(s.state_dir / "cache")
-        self.discovery = DiscoveryClient(s.api_url)
+        self._factory: RunnerFactory = self.runner_factory or RUNNERS[s.openstack_runner]
         self._runners: dict[str, OpenStackRunner] = {}
+        self._lock = threading.Lock()  # sites may be queried from several threads at once
+
+    @functools.cached_property
+    def discovery(self) -> DiscoveryClient:
+        from chameleon_provision.cloud.resource_discovery import DiscoveryClient
+
+        return DiscoveryClient(self.settings.api_url)
 
     def cloud(self, site: str) -> Cloud:
-        if site not in self._runners:
-            creds = self.settings.credentials_for(site)
-            self._runners[site] = self.runner_factory(creds, self.settings.openstack_timeout)
-        return Cloud(self._runners[site])
+        """The site's operations; its runner (and with it the site's one `openstack` process) is made once."""
+        with self._lock:
+            if site not in self._runners:
+                creds = self.settings.credentials_for(site)
+                self._runners[site] = self._factory(creds, self.settings.openstack_timeout)
+            return Cloud(self._runners[site])
+
+    def close(self) -> None:
+        """End every session process this Session started; safe to call more than once."""
+        with self._lock:
+            runners = list(self._runners.values())
+        for runner in runners:
+            close = getattr(runner, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # closing must never hide the error that ended the command
+                    log.debug("closing an openstack runner failed: %r", exc)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def reachable_sites(self) -> list[str]:
         """Sites this identity can use: an application credential is bound to its own site only."""
@@ -60,6 +108,8 @@ class Session:
         return [s.site, *[site for site in s.site_auth_urls if site != s.site]]
 
     def nodes(self, sites: list[str]) -> list[NodeRecord]:
+        from chameleon_provision.cloud.resource_discovery import parse_node
+
         out: list[NodeRecord] = []
         known = {item.get("name") for item in self.cache.get_or_load(f"sites-{self.settings.api_url}",
                                                                       self.discovery.sites)}
@@ -72,5 +122,9 @@ class Session:
         return out
 
     def stats(self) -> dict[str, float | int]:
-        return {"openstack_calls": sum(r.calls for r in self._runners.values()), "ai_calls": self.ai.calls,
-                "discovery_calls": self.discovery.calls, "seconds": round(time.monotonic() - self.started, 1)}
+        runners = list(self._runners.values())
+        discovery = self.__dict__.get("discovery")  # not made just to say it made no calls
+        return {"openstack_calls": sum(r.calls for r in runners),
+                "openstack_processes": sum(int(getattr(r, "processes", r.calls)) for r in runners),
+                "ai_calls": self.ai.calls, "discovery_calls": discovery.calls if discovery else 0,
+                "seconds": round(time.monotonic() - self.started, 1)}

@@ -65,7 +65,8 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
     if not twin:
         settings = load_settings(flags, env, files)
         _describe(streams, settings)
-        yield Session(settings, streams)
+        with Session(settings, streams) as session:  # ends its openstack processes, also on errors
+            yield session
         return
     from chameleon_twin.server import TwinServer
 
@@ -80,7 +81,8 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         settings = load_settings(flags, env, files)
         streams.progress(f"twin: CHI@UC and CHI@TACC at {server.base_url} (in this process)")
         _describe(streams, settings)
-        yield Session(settings, streams)
+        with Session(settings, streams) as session:
+            yield session
         streams.progress("The in-process twin stops with this command, and everything on it goes too; "
                          "`chameleon-twin serve` keeps one running for `status` and `destroy`.")
 
