@@ -136,22 +136,28 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
        max_su: float | None, name: str | None,
        public_key: Path | None, keep_on_failure: bool, new_run: bool, twin: bool, opts: Common) -> None:
     """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
-    from chameleon_provision.commands.render import summary
     from chameleon_provision.config import require_cloud_credentials
-    from chameleon_provision.pipeline.planner import Pins
-    from chameleon_provision.pipeline.run import RunOptions, check_name, run
     from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.repo_analyzer import classify_source
 
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
     if name is not None:
+        from chameleon_provision.pipeline.run import check_name
+
         check_name(name)
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "max_su": max_su,
              "public_key": public_key}
+    confirm = _confirmer(yes)
     with open_session(flags, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin) as session:
         require_cloud_credentials(session.settings)
+        if plan_only or confirm is not None:  # the CLI's 1-2 s start-up overlaps the imports below
+            session.warm(session.settings.site)
+        from chameleon_provision.commands.render import summary
+        from chameleon_provision.pipeline.planner import Pins
+        from chameleon_provision.pipeline.run import RunOptions, run
+
         doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
-                                      name=name, keep_on_failure=keep_on_failure, confirm=_confirmer(yes),
+                                      name=name, keep_on_failure=keep_on_failure, confirm=confirm,
                                       assume_yes=yes, new=new_run))
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 

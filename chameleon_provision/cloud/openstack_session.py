@@ -154,6 +154,7 @@ class _Process:
             os.set_blocking(fd, False)
         self.nonce = secrets.token_hex(6)
         self.seq = itertools.count(1)
+        self.ready = False  # set once it has answered its first marker
 
     @property
     def pid(self) -> int:
@@ -321,27 +322,42 @@ class SessionRunner:
             return judge(out, err, log_text)
         raise AssertionError("unreachable")
 
-    def _ensure_process(self) -> _Process:
-        if self._process is not None and self._process.alive():
-            return self._process
-        if self._process is not None:
-            self._discard("it had exited")
-        process = _Process(self.executable, self.env)
+    def start(self) -> None:
+        """Start the process now, without waiting: its 1-2 s of start-up then overlaps other work."""
+        with self._lock:
+            if self._process is None and self.fallback is None:
+                try:
+                    self._spawn()
+                except SessionStartError as exc:
+                    self._fall_back(str(exc))
+
+    def _spawn(self) -> _Process:
+        self._process = _Process(self.executable, self.env)
         self.started += 1
+        return self._process
+
+    def _ensure_process(self) -> _Process:
+        process = self._process
+        if process is not None and process.alive() and process.ready:
+            return process
+        if process is None or not process.alive():
+            if process is not None:
+                self._discard("it had exited")
+            process = self._spawn()
         try:
             out, err, _log = process.exchange("", time.monotonic() + self.start_timeout)
         except (TimeoutError, SessionDied) as exc:
             detail = "no answer" if isinstance(exc, TimeoutError) else str(exc)
-            process.kill()
+            self._discard("it did not start")
             tail = [line for line in bytes(process.buffers["err"]).decode(errors="replace").splitlines()
                     if line.strip()][-1:]
             raise SessionStartError(f"{detail}{': ' + tail[0] if tail else ''}") from None
         except BaseException:
-            process.kill()
+            self._discard("interrupted while starting")
             raise
         log.debug("openstack session %s started (pid %s); start-up output: %r %r", self.credentials.get(
             "OS_REGION_NAME", ""), process.pid, out[-200:], err[-200:])
-        self._process = process
+        process.ready = True
         return process
 
     def _discard(self, why: str) -> None:

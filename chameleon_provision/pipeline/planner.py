@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,8 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
         choice = to_choice(candidates[0], "pinned", "pinned with --node-type")
     else:
         candidates = rank_candidates(req, nodes, preferred_site=session.settings.site)
+        if candidates:  # the likeliest site's CLI starts while the node decision (maybe the AI) runs
+            session.warm(candidates[0].site)
         choice, candidates = choose_node(session.ai, req, candidates, nodes, session.settings.site)
     decided["resource"] = {"site": choice.site, "node_type": choice.node_type, "decided_by": choice.decided_by,
                            "reason": choice.reason}
@@ -60,16 +63,22 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     decided["lease"] = {"hours": lease.hours, "end": lease.end, "decided_by": lease.decided_by, "reason": lease.reason}
     start, end = _window_dates(lease)
 
-    site_hosts: dict[str, SiteHosts] = {}
+    first = next(c for c in candidates if c.site == choice.site and c.node_type == choice.node_type
+                 and list(c.resource_properties) == list(choice.resource_properties))
+    order = failover_order(candidates, first)
+    site_hosts: dict[str, Future[SiteHosts]] = {}
 
     def hosts_for(site: str) -> SiteHosts:
         if site not in site_hosts:
-            site_hosts[site] = load_site_hosts(session.cloud(site), [n for n in nodes if n.site == site])
-        return site_hosts[site]
+            # The chosen site alone first; once failover leaves it, every other candidate site may be
+            # needed, so their sessions start and their hosts load side by side.
+            wanted = [site] if site == first.site else [c.site for c in order if c.site not in site_hosts]
+            for name in dict.fromkeys(wanted):
+                site_hosts[name] = session.background(load_site_hosts, session.cloud(name),
+                                                      [n for n in nodes if n.site == name])
+        return site_hosts[site].result()
 
-    first = next(c for c in candidates if c.site == choice.site and c.node_type == choice.node_type
-                 and list(c.resource_properties) == list(choice.resource_properties))
-    found, checked = first_available(failover_order(candidates, first), hosts_for, start, end)
+    found, checked = first_available(order, hosts_for, start, end)
     if found is None:
         raise _no_capacity(checked, lease)
     notes = tuple(f"{a.candidate.node_type} at {a.candidate.site}: no free host of {a.total_hosts}"
@@ -82,6 +91,8 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     progress(f"node: {choice.node_type} at {choice.site} ({found.free_hosts} free), decided by {choice.decided_by}")
 
     cloud = session.cloud(choice.site)
+    # Independent of the image decision (which may wait on the AI): read the keypairs meanwhile.
+    key = session.background(decide_key, cloud, session.settings.public_key, session.settings.state_dir / "keys")
     images = _images(session, choice.site)
     image = choose_image(session.ai, req, choice.hardware, images, pins.image)
     arch = cloud.image_properties(image.image.id).get("architecture")
@@ -90,8 +101,7 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     progress(f"image: {image.image.name}, decided by {image.decided_by}")
     return Plan(run_id=run_id, repo=repo, requirements=req, node=choice, available_hosts=found.free_hosts,
                 image=image, lease=lease,
-                key=decide_key(cloud, session.settings.public_key, session.settings.state_dir / "keys"),
-                address=plan_reserved_address(), cost=Cost(found.su_factor, lease.hours), notes=notes)
+                key=key.result(), address=plan_reserved_address(), cost=Cost(found.su_factor, lease.hours), notes=notes)
 
 
 def _same_variant(a: NodeCandidate, b: NodeCandidate) -> bool:

@@ -86,6 +86,7 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
 
 def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, Any]) -> dict[str, Any]:
     settings, progress = session.settings, session.streams.progress
+    session.prefetch_nodes(session.reachable_sites())  # the discovery API, while the CLI starts and checks
     check_cloud(session, settings.site)
     with open_repository(options.source) as checkout:
         progress(f"reading {checkout.source}" + (f" @ {checkout.commit[:10]}" if checkout.commit else ""))

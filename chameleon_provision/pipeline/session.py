@@ -1,8 +1,9 @@
 """Everything one invocation shares: settings, output streams, AI, state, discovery, one runner per site.
 
 A Session is a context manager: leaving it (normally, on an error or on Ctrl+C) ends the `openstack`
-session processes it started. Modules that only some commands need (the discovery client and its
-`requests`) are imported on first use, so `provision analyze` and `provision status` stay quick.
+session processes it started. Modules that only some commands need (the AI client and pydantic, the
+discovery client and `requests`) are imported on first use: `provision status` stays quick, and a run's
+first `openstack` process starts before they load.
 """
 
 from __future__ import annotations
@@ -12,25 +13,28 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chameleon_provision.ai_client import AIClient, AISettings
 from chameleon_provision.cloud.catalog_cache import CatalogCache
 from chameleon_provision.cloud.openstack_cli import OpenStackRunner, SubprocessRunner
 from chameleon_provision.cloud.openstack_session import SessionRunner
 from chameleon_provision.cloud.operations import Cloud
 from chameleon_provision.config import Settings
 from chameleon_provision.console import Streams
+from chameleon_provision.errors import ProvisionError
 from chameleon_provision.models import NodeRecord
 from chameleon_provision.state.store import StateStore
 
 if TYPE_CHECKING:
+    from chameleon_provision.ai_client import AIClient
     from chameleon_provision.cloud.resource_discovery import DiscoveryClient
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 RunnerFactory = Callable[[Mapping[str, str], float], OpenStackRunner]
 
 
@@ -60,13 +64,21 @@ class Session:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.ai = AIClient(AISettings(api_key=s.openai_api_key, base_url=s.openai_base_url, model=s.model,
-                                      mode=s.ai_mode))
         self.store = StateStore(s.state_dir / "runs.sqlite3")
         self.cache = CatalogCache(s.state_dir / "cache")
         self._factory: RunnerFactory = self.runner_factory or RUNNERS[s.openstack_runner]
         self._runners: dict[str, OpenStackRunner] = {}
         self._lock = threading.Lock()  # sites may be queried from several threads at once
+        self._pool: ThreadPoolExecutor | None = None
+        self._prefetched_nodes: dict[tuple[str, ...], Future[list[NodeRecord]]] = {}
+
+    @functools.cached_property
+    def ai(self) -> AIClient:
+        from chameleon_provision.ai_client import AIClient, AISettings  # pydantic: 0.1-0.2 s of imports
+
+        s = self.settings
+        return AIClient(AISettings(api_key=s.openai_api_key, base_url=s.openai_base_url, model=s.model,
+                                   mode=s.ai_mode))
 
     @functools.cached_property
     def discovery(self) -> DiscoveryClient:
@@ -82,10 +94,30 @@ class Session:
                 self._runners[site] = self._factory(creds, self.settings.openstack_timeout)
             return Cloud(self._runners[site])
 
+    def warm(self, site: str) -> None:
+        """Start the site's `openstack` process now; its start-up overlaps whatever comes before its first use."""
+        try:
+            runner = self.cloud(site).runner
+        except ProvisionError:  # an unknown site is reported where it is used
+            return
+        start = getattr(runner, "start", None)
+        if start is not None:
+            start()
+
+    def background(self, fn: Callable[..., R], *args: Any) -> Future[R]:
+        """Run fn(*args) in a worker thread; its result (or error) is collected with `.result()`."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="provision")
+            return self._pool.submit(fn, *args)
+
     def close(self) -> None:
         """End every session process this Session started; safe to call more than once."""
         with self._lock:
             runners = list(self._runners.values())
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         for runner in runners:
             close = getattr(runner, "close", None)
             if close is not None:
@@ -107,7 +139,15 @@ class Session:
             return [s.site]
         return [s.site, *[site for site in s.site_auth_urls if site != s.site]]
 
+    def prefetch_nodes(self, sites: Sequence[str]) -> None:
+        """Start reading the node records of `sites` from the discovery API; `nodes(sites)` collects them."""
+        self._prefetched_nodes[tuple(sites)] = self.background(self._load_nodes, list(sites))
+
     def nodes(self, sites: list[str]) -> list[NodeRecord]:
+        future = self._prefetched_nodes.pop(tuple(sites), None)
+        return future.result() if future is not None else self._load_nodes(sites)
+
+    def _load_nodes(self, sites: list[str]) -> list[NodeRecord]:
         from chameleon_provision.cloud.resource_discovery import parse_node
 
         out: list[NodeRecord] = []
@@ -126,5 +166,6 @@ class Session:
         discovery = self.__dict__.get("discovery")  # not made just to say it made no calls
         return {"openstack_calls": sum(r.calls for r in runners),
                 "openstack_processes": sum(int(getattr(r, "processes", r.calls)) for r in runners),
-                "ai_calls": self.ai.calls, "discovery_calls": discovery.calls if discovery else 0,
+                "ai_calls": self.ai.calls if "ai" in self.__dict__ else 0,
+                "discovery_calls": discovery.calls if discovery else 0,
                 "seconds": round(time.monotonic() - self.started, 1)}
