@@ -238,3 +238,17 @@ def test_plan_only_with_either_runner(twin: TwinServer, request_log: RequestLog,
     calls = stats["openstack_calls"]
     expected = 1 if kind == "session" else calls
     assert stats["openstack_processes"] == expected and request_log.tokens() - before == expected
+
+
+def test_a_plan_at_another_site_uses_one_process_and_one_token_per_site(twin: TwinServer, request_log: RequestLog,
+                                                                          tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **twin.env("CHI@UC"),
+           "PROVISION_STATE_DIR": str(tmp_path / "state")}
+    before = {uid: request_log.tokens(uid) for uid in ("uc", "tacc")}
+    proc = subprocess.run([sys.executable, str(ROOT / "provision.py"), str(ROOT / "tests/fixtures/repos/rocm_torch"),
+                           "--plan-only", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["resource"]["site"] == "CHI@TACC"  # the cloud check ran at CHI@UC, the AMD nodes are at TACC
+    assert doc["stats"]["openstack_processes"] == 2
+    assert {uid: request_log.tokens(uid) - n for uid, n in before.items()} == {"uc": 1, "tacc": 1}

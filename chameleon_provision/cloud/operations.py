@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -117,11 +120,17 @@ def _is_read(args: Sequence[str]) -> bool:
     return any(a in ("list", "show") for a in args[:4]) or tuple(args[:2]) == ("token", "issue")
 
 
+Submit = Callable[[Callable[[], Any]], "Future[Any]"]
+READ_AHEAD = ("hosts", "allocations", "keypairs", "floating_ips")
+
+
 class Cloud:
     """The OpenStack operations the pipeline needs, one method per CLI command."""
 
     def __init__(self, runner: OpenStackRunner) -> None:
         self.runner = runner
+        self._ahead: dict[str, Future[Any]] = {}
+        self._ahead_lock = threading.Lock()
 
     def run(self, *args: str, output: str = "json") -> Any:
         """One command; a read is retried through passing failures (cloud.retry), a change is not."""
@@ -131,6 +140,21 @@ class Cloud:
             return self.runner.run(list(args), output=output)
         except OpenStackError as exc:
             raise explain(exc) from None
+
+    def read_ahead(self, submit: Submit, names: Sequence[str] = READ_AHEAD) -> None:
+        """Start these reads in the background; each one's next call takes that result, later calls read anew.
+
+        The plan needs them all, none depends on another, and the site's session runs them while the
+        repository is read and the decisions are made.
+        """
+        for name in names:
+            with self._ahead_lock:
+                if name not in self._ahead:
+                    self._ahead[name] = submit(functools.partial(getattr(self, name), fresh=True))
+
+    def _early(self, name: str) -> Future[Any] | None:
+        with self._ahead_lock:
+            return self._ahead.pop(name, None)
 
     def _create(self, make: Callable[[], T], find: Callable[[], T | None], attempts: int = 3) -> T:
         """A create that failed in passing is tried again only once its unique name shows it did not happen."""
@@ -164,7 +188,9 @@ class Cloud:
         return props if isinstance(props, Mapping) else {}
 
     # keypairs
-    def keypairs(self) -> list[Keypair]:
+    def keypairs(self, *, fresh: bool = False) -> list[Keypair]:
+        if not fresh and (early := self._early("keypairs")):
+            return list(early.result())
         return [Keypair(r["Name"], r.get("Fingerprint", "")) for r in self.run("keypair", "list") or []]
 
     def keypair_create(self, name: str, public_key_file: str) -> Keypair:
@@ -177,7 +203,9 @@ class Cloud:
         self.run("keypair", "delete", name, output="none")
 
     # networks and floating IPs
-    def floating_ips(self) -> list[FloatingIP]:
+    def floating_ips(self, *, fresh: bool = False) -> list[FloatingIP]:
+        if not fresh and (early := self._early("floating_ips")):
+            return list(early.result())
         return [_fip(r) for r in self.run("floating", "ip", "list", "--long") or []]
 
     def reserved_floating_ips(self, reservation_id: str) -> list[FloatingIP]:
@@ -217,12 +245,16 @@ class Cloud:
         self.run("server", "add", "floating", "ip", server_id, address, output="none")
 
     # Blazar
-    def hosts(self) -> list[Mapping[str, Any]]:
+    def hosts(self, *, fresh: bool = False) -> list[Mapping[str, Any]]:
+        if not fresh and (early := self._early("hosts")):
+            return list(early.result())
         # The default columns omit reservable/disabled; -c ignores a column no host has.
         columns = ("id", "hypervisor_hostname", "uid", "node_name", "node_type", "su_factor", "reservable", "disabled")
         return list(self.run("reservation", "host", "list", *(a for c in columns for a in ("-c", c))) or [])
 
-    def allocations(self) -> list[Mapping[str, Any]]:
+    def allocations(self, *, fresh: bool = False) -> list[Mapping[str, Any]]:
+        if not fresh and (early := self._early("allocations")):
+            return list(early.result())
         return list(self.run("reservation", "allocation", "list", "host") or [])
 
     def lease_create(self, *, name: str, resource_properties: Sequence[Any], start: str, end: str,

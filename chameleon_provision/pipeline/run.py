@@ -88,6 +88,7 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     settings, progress = session.settings, session.streams.progress
     session.prefetch_nodes(session.reachable_sites())  # the discovery API, while the CLI starts and checks
     check_cloud(session, settings.site)
+    session.cloud(settings.site).read_ahead(session.background)  # the plan's reads, while the repo is read
     with open_repository(options.source) as checkout:
         progress(f"reading {checkout.source}" + (f" @ {checkout.commit[:10]}" if checkout.commit else ""))
         analysis = analyze(checkout.path)

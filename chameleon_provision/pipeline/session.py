@@ -68,6 +68,7 @@ class Session:
         self.cache = CatalogCache(s.state_dir / "cache")
         self._factory: RunnerFactory = self.runner_factory or RUNNERS[s.openstack_runner]
         self._runners: dict[str, OpenStackRunner] = {}
+        self._clouds: dict[str, Cloud] = {}
         self._lock = threading.Lock()  # sites may be queried from several threads at once
         self._pool: ThreadPoolExecutor | None = None
         self._prefetched_nodes: dict[tuple[str, ...], Future[list[NodeRecord]]] = {}
@@ -89,10 +90,11 @@ class Session:
     def cloud(self, site: str) -> Cloud:
         """The site's operations; its runner (and with it the site's one `openstack` process) is made once."""
         with self._lock:
-            if site not in self._runners:
+            if site not in self._clouds:
                 creds = self.settings.credentials_for(site)
                 self._runners[site] = self._factory(creds, self.settings.openstack_timeout)
-            return Cloud(self._runners[site])
+                self._clouds[site] = Cloud(self._runners[site])
+            return self._clouds[site]
 
     def warm(self, site: str) -> None:
         """Start the site's `openstack` process now; its start-up overlaps whatever comes before its first use."""
