@@ -2,7 +2,8 @@
 
 Prints wall time, the number of `openstack` processes, and the ratio of the plan's time to the
 cost of that many bare `openstack token issue` processes measured in the same run: the part of
-a plan that is process start-up, which a long-lived runner would remove.
+a plan that is `openstack` start-up (one process with the session runner; one per command with
+PROVISION_OPENSTACK_RUNNER=process).
 
     python benchmarks/plan_only_twin.py [--repo examples/pytorch-gpu-24gb] [--runs 3]
 """
@@ -40,7 +41,7 @@ def main() -> None:
             out = subprocess.run([sys.executable, str(ROOT / "provision.py"), args.repo, "--plan-only", "--json",
                                   "-q"], env=env, capture_output=True, text=True, check=True).stdout
             plan_times.append(time.perf_counter() - started)
-            calls.append(json.loads(out)["stats"]["openstack_calls"])
+            calls.append(json.loads(out)["stats"]["openstack_processes"])
         exe = find_openstack()
         token_times = []
         for _ in range(3):
