@@ -187,3 +187,23 @@ def test_threads_share_one_session(runner: SessionRunner) -> None:
     for t in threads:
         t.join()
     assert results == {i: [str(i)] for i in range(6)} and runner.started == 1
+
+
+def test_close_cuts_off_a_running_command_and_nothing_starts_after_it(fake: str) -> None:
+    runner = SessionRunner({}, executable=fake, timeout=60)
+    pid = runner.run(["pid"])["pid"]
+    errors: list[BaseException] = []
+
+    def hang() -> None:
+        try:
+            runner.run(["hang", "list"])  # read-only: a death would normally be retried
+        except OpenStackError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=hang)
+    worker.start()
+    time.sleep(0.3)
+    runner.close()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and len(errors) == 1 and "closed" in errors[0].message
+    assert wait_gone(pid) and runner.started == 1 and runner.pid is None

@@ -261,6 +261,7 @@ class SessionRunner:
         self.fallback_reason = ""
         self._one_off: SubprocessRunner | None = None
         self._process: _Process | None = None
+        self._closed = False  # after close(), nothing starts a process again (a late background read)
         self._lock = threading.Lock()
 
     @property
@@ -299,6 +300,9 @@ class SessionRunner:
 
     def _send(self, line: str, args: list[str], command: str, timeout: float) -> Reply:
         for attempt in (1, 2):
+            if self._closed:
+                raise OpenStackError(f"`openstack {command}` was not run: the command is over and its openstack "
+                                     "session closed", command=command)
             process = self._ensure_process()
             try:
                 out, err, log_text = process.exchange(line, time.monotonic() + timeout)
@@ -325,7 +329,7 @@ class SessionRunner:
     def start(self) -> None:
         """Start the process now, without waiting: its 1-2 s of start-up then overlaps other work."""
         with self._lock:
-            if self._process is None and self.fallback is None:
+            if self._process is None and self.fallback is None and not self._closed:
                 try:
                     self._spawn()
                 except SessionStartError as exc:
@@ -381,6 +385,7 @@ class SessionRunner:
 
     def close(self) -> None:
         """End the session process (idempotent); a command still running in another thread is cut off."""
+        self._closed = True
         if self._lock.acquire(timeout=0.5):
             try:
                 process, self._process = self._process, None
