@@ -192,7 +192,7 @@ def test_threads_share_one_session(runner: SessionRunner) -> None:
 def test_close_cuts_off_a_running_command_and_nothing_starts_after_it(fake: str) -> None:
     runner = SessionRunner({}, executable=fake, timeout=60)
     pid = runner.run(["pid"])["pid"]
-    errors: list[BaseException] = []
+    errors: list[OpenStackError] = []
 
     def hang() -> None:
         try:
