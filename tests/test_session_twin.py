@@ -252,3 +252,16 @@ def test_a_plan_at_another_site_uses_one_process_and_one_token_per_site(twin: Tw
     assert doc["resource"]["site"] == "CHI@TACC"  # the cloud check ran at CHI@UC, the AMD nodes are at TACC
     assert doc["stats"]["openstack_processes"] == 2
     assert {uid: request_log.tokens(uid) - n for uid, n in before.items()} == {"uc": 1, "tacc": 1}
+
+
+def test_the_real_cli_falls_back_to_one_process_per_command_when_the_session_cannot_start(
+        twin: TwinServer, request_log: RequestLog, caplog: pytest.LogCaptureFixture) -> None:
+    before = request_log.tokens()
+    with SessionRunner(creds(twin), timeout=120, start_timeout=0.01) as runner:  # no CLI starts that fast
+        cloud = Cloud(runner)
+        assert cloud.token_issue()["project_id"]
+        assert outcome(runner, ["server", "show", "no-such-server"])[1].endswith("No Server found for no-such-server")
+        assert len(cloud.hosts()) > 0
+        assert runner.fallback is not None and runner.started == 1 and runner.processes == 4
+    assert request_log.tokens() - before == 3
+    assert "could not start" in caplog.text and openstack_processes(twin.base_url) == []
