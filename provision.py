@@ -193,6 +193,10 @@ def status(run_id: str | None, local: bool, opts: Common) -> None:
         if local or not session.settings.credentials:
             views = [RunView(r, store.resources(r.run_id)) for r in runs]
         else:
+            # Every site with something live gets its `openstack` process now, side by side.
+            for site in {r.region or r.site for r in runs
+                         if any(x.kind != "keypair" for x in store.live_resources(r.run_id))}:
+                session.warm(site)
             views = observe(store, runs, session.cloud, session.settings.credentials_for,
                             lambda site: str(session.cloud(site).token_issue().get("project_id") or ""))
         _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from fake_openstack import make_fake_openstack
 
+from chameleon_provision.cloud.openstack_cli import is_read_only
 from chameleon_provision.cloud.openstack_session import (
     SessionRunner,
     Unexpressible,
     encode_argument,
     encode_line,
-    is_read_only,
     judge,
 )
 from chameleon_provision.errors import AuthenticationError, OpenStackError

@@ -8,6 +8,7 @@ start-up cost) and the one-process-per-call `SubprocessRunner` here are intercha
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 # every command. It never affects stdout or the exit code (reference/openstack-cli.md §1.6).
 _NOISE = ("Could not load 'reservation_host_unset'",)
 _ENV_PREFIXES = ("OS_",)
+# The first of these words in a command names its action; names and values come after it.
+_VERBS = frozenset({"list", "show", "issue", "create", "delete", "set", "unset", "add", "remove", "update",
+                    "revoke", "rebuild", "reboot", "start", "stop", "extend"})
 _KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
@@ -49,6 +53,13 @@ def find_openstack() -> str:
         raise ConfigError("the `openstack` command was not found",
                           hint="install the project with pip, which brings python-openstackclient")
     return found
+
+
+def is_read_only(args: Sequence[str]) -> bool:
+    """`… list`, `… show` and `token issue`: they change nothing, so they may run early or run again."""
+    words = itertools.takewhile(lambda a: not a.startswith("-"), args)
+    verb = next((w for w in words if w in _VERBS), None)
+    return verb in ("list", "show") or list(args[:2]) == ["token", "issue"]
 
 
 def clean_stderr(stderr: str) -> str:

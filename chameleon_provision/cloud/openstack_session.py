@@ -55,6 +55,7 @@ from chameleon_provision.cloud.openstack_cli import (
     classify,
     cli_environment,
     find_openstack,
+    is_read_only,
     parse_json_output,
 )
 from chameleon_provision.errors import OpenStackError
@@ -66,9 +67,6 @@ _PLAIN = re.compile(r"[A-Za-z0-9_./:=,@+%-]+")
 _RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \d+ (?P<level>[A-Z]+) (?P<logger>\S+) ")
 _APP_LOGGER = "openstack"  # cliff's App logs every failed command under the program's name
 _UNKNOWN_COMMAND = "is not an openstack command"
-# The first of these words in a command names its action; names and values come after it.
-_VERBS = frozenset({"list", "show", "issue", "create", "delete", "set", "unset", "add", "remove", "update",
-                    "revoke", "rebuild", "reboot", "start", "stop", "extend"})
 START_TIMEOUT = 90.0  # the CLI imports for 1.4-2 s; a loaded machine can take several times that
 CLOSE_GRACE = 3.0
 
@@ -96,13 +94,6 @@ def encode_argument(arg: str) -> str:
 
 def encode_line(argv: Sequence[str]) -> str:
     return " ".join(encode_argument(a) for a in argv)
-
-
-def is_read_only(args: Sequence[str]) -> bool:
-    """`… list`, `… show` and `token issue`: safe to run again after the process died under them."""
-    words = itertools.takewhile(lambda a: not a.startswith("-"), args)
-    verb = next((w for w in words if w in _VERBS), None)
-    return verb in ("list", "show") or list(args[:2]) == ["token", "issue"]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chameleon_provision.cloud.openstack_cli import OpenStackRunner, decode_listish
+from chameleon_provision.cloud.openstack_cli import OpenStackRunner, decode_listish, is_read_only
 from chameleon_provision.cloud.retry import explain, is_transient, retry_read
 from chameleon_provision.errors import OpenStackError
 from chameleon_provision.models import ImageRecord
@@ -115,13 +115,11 @@ def _fip(data: Mapping[str, Any]) -> FloatingIP:
 T = TypeVar("T")
 
 
-def _is_read(args: Sequence[str]) -> bool:
-    """list/show commands and `token issue`: safe to run twice."""
-    return any(a in ("list", "show") for a in args[:4]) or tuple(args[:2]) == ("token", "issue")
-
-
 Submit = Callable[[Callable[[], Any]], "Future[Any]"]
-READ_AHEAD = ("hosts", "allocations", "keypairs", "floating_ips")
+# What the plan reads at its first site whatever it decides; floating IPs are not among them (the
+# address comes with the lease, and a later list must see the cloud as it is then).
+READ_AHEAD = ("hosts", "allocations", "keypairs")
+READ_AHEAD_TTL = 120.0  # seconds an early read stays good for
 
 
 class Cloud:
@@ -129,13 +127,15 @@ class Cloud:
 
     def __init__(self, runner: OpenStackRunner) -> None:
         self.runner = runner
-        self._ahead: dict[str, Future[Any]] = {}
+        self._ahead: dict[str, tuple[float, Future[Any]]] = {}
         self._ahead_lock = threading.Lock()
 
     def run(self, *args: str, output: str = "json") -> Any:
         """One command; a read is retried through passing failures (cloud.retry), a change is not."""
-        if _is_read(args):
+        if is_read_only(args):
             return retry_read(lambda: self.runner.run(list(args), output=output))
+        with self._ahead_lock:  # a change makes every early read stale
+            self._ahead.clear()
         try:
             return self.runner.run(list(args), output=output)
         except OpenStackError as exc:
@@ -145,16 +145,19 @@ class Cloud:
         """Start these reads in the background; each one's next call takes that result, later calls read anew.
 
         The plan needs them all, none depends on another, and the site's session runs them while the
-        repository is read and the decisions are made.
+        repository is read and the decisions are made. An early read not taken within READ_AHEAD_TTL,
+        or before this Cloud's next create or delete, is dropped, so nothing ever acts on a stale list.
         """
         for name in names:
             with self._ahead_lock:
                 if name not in self._ahead:
-                    self._ahead[name] = submit(functools.partial(getattr(self, name), fresh=True))
+                    read = functools.partial(getattr(self, name), fresh=True)
+                    self._ahead[name] = (time.monotonic(), submit(read))
 
     def _early(self, name: str) -> Future[Any] | None:
         with self._ahead_lock:
-            return self._ahead.pop(name, None)
+            started, future = self._ahead.pop(name, (0.0, None))
+        return future if future is not None and time.monotonic() - started < READ_AHEAD_TTL else None
 
     def _create(self, make: Callable[[], T], find: Callable[[], T | None], attempts: int = 3) -> T:
         """A create that failed in passing is tried again only once its unique name shows it did not happen."""
