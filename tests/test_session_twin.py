@@ -97,15 +97,17 @@ def test_a_failing_command_between_two_good_ones(twin: TwinServer, kind: str) ->
 
 @pytest.mark.parametrize("kind", RUNNERS)
 def test_refused_credentials_and_an_unreachable_cloud_keep_their_types(twin: TwinServer, kind: str) -> None:
-    with RUNNERS[kind](creds(twin, OS_PASSWORD="wrong"), timeout=120) as runner, \
-            pytest.raises(AuthenticationError) as refused:
-        Cloud(runner).token_issue()
-    assert refused.value.message.startswith("Keystone refused the credentials: The request you have made requires "
-                                            "authentication. (HTTP 401)")
-    unreachable = creds(twin, OS_AUTH_URL="http://127.0.0.1:9/v3")
-    with RUNNERS[kind](unreachable, timeout=120) as runner, \
+    token = ["token", "issue", "-c", "expires"]
+    with RUNNERS[kind](creds(twin, OS_PASSWORD="wrong"), timeout=120) as runner:
+        with pytest.raises(AuthenticationError) as refused:
+            runner.run(token)
+        assert refused.value.message.startswith("Keystone refused the credentials: The request you have made "
+                                                "requires authentication. (HTTP 401)")
+        with pytest.raises(AuthenticationError, match="Keystone answered HTTP 401 to `token issue`"):
+            Cloud(runner).token_issue()  # the Cloud names the service and the status
+    with RUNNERS[kind](creds(twin, OS_AUTH_URL="http://127.0.0.1:9/v3"), timeout=120) as runner, \
             pytest.raises(CloudUnreachableError, match="cannot reach the cloud: Unable to establish connection"):
-        Cloud(runner).token_issue()
+        runner.run(token)
 
 
 @pytest.mark.parametrize("kind", RUNNERS)

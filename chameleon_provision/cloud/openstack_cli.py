@@ -62,6 +62,11 @@ def is_read_only(args: Sequence[str]) -> bool:
     return verb in ("list", "show") or list(args[:2]) == ["token", "issue"]
 
 
+def command_label(args: Sequence[str]) -> str:
+    """How errors name a command: its first words up to the first option (`token issue`, `server show X`)."""
+    return " ".join(list(itertools.takewhile(lambda a: not a.startswith("-"), args))[:3])
+
+
 def clean_stderr(stderr: str) -> str:
     return "\n".join(line for line in stderr.splitlines() if line.strip() and not line.startswith(_NOISE))
 
@@ -146,7 +151,7 @@ class SubprocessRunner:
         argv = [self.executable, *args]
         if output in ("json", "lease"):
             argv += ["-f", "json"]
-        command = " ".join(args[:3])
+        command = command_label(args)
         log.debug("openstack %s", " ".join(args))
         with self._lock:
             started = time.monotonic()

@@ -54,6 +54,7 @@ from chameleon_provision.cloud.openstack_cli import (
     SubprocessRunner,
     classify,
     cli_environment,
+    command_label,
     find_openstack,
     is_read_only,
     parse_json_output,
@@ -268,7 +269,7 @@ class SessionRunner:
     def run(self, args: Sequence[str], *, output: str = "json", timeout: float | None = None) -> Any:
         args = list(args)
         argv = [*args, "-f", "json"] if output in ("json", "lease") else args
-        command = " ".join(args[:3])
+        command = command_label(args)
         log.debug("openstack %s", " ".join(args))
         with self._lock:
             self.calls += 1
