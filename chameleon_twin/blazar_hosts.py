@@ -9,7 +9,7 @@ after now are shown (the fork queries the window now -> forever); with a filter,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -90,7 +90,7 @@ class HostPool:
         return [{"resource_id": host_id, "reservations": reservations} for host_id, reservations in out.items()]
 
     def candidates(self, queries: list[blazar_filters.Query], leases: Iterable[Lease], start: datetime,
-                   end: datetime, count_min: int, count_max: int, exclude: set[str] = frozenset()) -> list[str]:
+                   end: datetime, count_min: int, count_max: int, exclude: Collection[str] = ()) -> list[str]:
         """Host ids Blazar would pick for [start, end], or [] when fewer than count_min qualify.
 
         `exclude` holds hosts already taken by an earlier reservation of the same request.

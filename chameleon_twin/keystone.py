@@ -177,7 +177,7 @@ class Keystone:
                                                  "message": "Invalid input for field 'identity': 'methods' "
                                                             "is a required property"}})
         methods = tuple(identity["methods"])
-        scope = auth.get("scope")
+        scope = auth.get("scope") if isinstance(auth, dict) else None
         if methods == ("password",) and self._password_ok(identity.get("password")):
             scoped = self._scope_ok(scope)
             if scoped is None:
