@@ -3,11 +3,12 @@
     /                                   a small index (JSON)
     /api/...                            resource discovery (shared by the sites, no auth)
     /_twin/...                          admin and fault injection (no auth)
-    /{uc,tacc}/identity/...             Keystone of CHI@UC / CHI@TACC
-    /{uc,tacc}/compute/...              Nova          /{uc,tacc}/image/...     Glance
-    /{uc,tacc}/network/...              Neutron       /{uc,tacc}/reservation/v1/...  Blazar
+    /{uc,tacc,ncar}/identity/...        Keystone of CHI@UC / CHI@TACC / CHI@NCAR
+    /{site}/compute/...                 Nova          /{site}/image/...     Glance
+    /{site}/network/...                 Neutron       /{site}/reservation/v1/...  Blazar
 
-Every service call except version discovery needs a token from the same site's Keystone.
+Every service call except version discovery needs a token from the same site's Keystone. The
+service-unit balance is the portal's, so one `BalanceService` serves every site.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chameleon_twin import inventory
+from chameleon_twin.balance import BalanceService
 from chameleon_twin.blazar import BlazarService
+from chameleon_twin.blazar_fips import FloatingIpPool
 from chameleon_twin.clock import DEFAULT_SPEED, Clock
 from chameleon_twin.discovery import DiscoveryService
 from chameleon_twin.faults import AdminService, FaultInjector
@@ -33,16 +36,18 @@ from chameleon_twin.nova import Nova
 class Site:
     """One Chameleon bare-metal site. Also Blazar's hooks into Nova and Neutron (BlazarHooks)."""
 
-    def __init__(self, name: str, uid: str, clock: Clock) -> None:
+    def __init__(self, name: str, uid: str, clock: Clock, balance: BalanceService | None = None) -> None:
         self.name, self.uid = name, uid
         self.keystone = Keystone(name, uid)
         self.glance = Glance(uid)
         self.neutron = Neutron(uid, self.keystone.project_id, clock)
         # Ironic plugs the node's first NIC into the tenant network, so ports carry its real MAC.
-        macs = {n["uid"]: n["network_adapters"][0]["mac"] for n in inventory.node_records(uid)
-                if n.get("network_adapters")}
-        self.nova = Nova(name, uid, clock, self.glance, self.neutron, mac_for=macs.get)
-        self.blazar = BlazarService(name, inventory.blazar_hosts(uid), clock, hooks=self)
+        macs: dict[str, str] = {n["uid"]: n["network_adapters"][0]["mac"] for n in inventory.node_records(uid)
+                                if n.get("network_adapters")}
+        self.nova = Nova(name, uid, clock, self.glance, self.neutron, mac_for=lambda host: macs.get(host, ""))
+        fips = FloatingIpPool(self.neutron.public["id"], self.neutron.reserved_range())
+        self.blazar = BlazarService(name, inventory.blazar_hosts(uid), clock, hooks=self, fips=fips,
+                                    balance=balance)
         self.nova.blazar = self.blazar
 
     def settle(self) -> dict[str, Any]:
@@ -50,9 +55,9 @@ class Site:
         and floating IPs are gone before Nova or Neutron answer, as on Chameleon."""
         return self.blazar.snapshot()
 
-    def reserve_floating_ips(self, reservation_id: str, network_id: str, amount: int) -> None:
+    def reserve_floating_ips(self, reservation_id: str, network_id: str, addresses: list[str]) -> None:
         try:
-            self.neutron.reserve_floating_ips(reservation_id, network_id, amount)
+            self.neutron.reserve_floating_ips(reservation_id, network_id, addresses)
         except NeutronError as err:  # the lease still starts; it just gets no (or fewer) addresses
             print(f"twin: {self.name}: floating IP reservation {reservation_id}: {err.message}", file=sys.stderr)
 
@@ -82,7 +87,8 @@ class TwinApp:
         """Fresh sites, a clock with no offset and no pending faults, as at start-up."""
         with self.lock:
             self.clock = Clock(self.speed)
-            self.sites = {name: Site(name, uid, self.clock) for name, uid in inventory.SITES.items()}
+            self.balance = BalanceService()
+            self.sites = {name: Site(name, uid, self.clock, self.balance) for name, uid in inventory.SITES.items()}
             self.faults.remove()
 
     def site(self, ref: str) -> Site | None:
@@ -94,7 +100,7 @@ class TwinApp:
         with self.lock:
             return {"now": self.clock.now().isoformat(), "speed": self.clock.speed,
                     "sites": {name: site.state() for name, site in self.sites.items()},
-                    "faults": self.faults.rules()}
+                    "balance": self.balance.state(), "faults": self.faults.rules()}
 
     def dispatch(self, req: Request) -> Response:
         path = req.path
@@ -142,7 +148,8 @@ class TwinApp:
             if token is None or not token.project_id:
                 return Response(401, UNAUTHORIZED, {
                     "WWW-Authenticate": f'Keystone uri="{req.base_url}/{site.uid}/identity"'})
-            headers.update({"x-twin-project-id": token.project_id, "x-twin-user-id": token.user_id})
+            headers.update({"x-twin-project-id": token.project_id, "x-twin-user-id": token.user_id,
+                            "x-twin-project-name": site.keystone.project_name(token.project_id)})
         return handler(replace(req, path=sub, headers=headers))
 
     def _index(self, base_url: str) -> dict[str, Any]:

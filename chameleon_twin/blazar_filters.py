@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from chameleon_twin.blazar_errors import BlazarError
@@ -100,7 +100,7 @@ def check_known(hosts: Iterable[Mapping[str, Any]], queries: Iterable[Query]) ->
             raise BlazarError(500, f"{key} ComputeHostExtraCapability was not found")
 
 
-def pick_hosts(candidates: list[Mapping[str, Any]], never_allocated: set[str], free: set[str],
+def pick_hosts(candidates: Sequence[Mapping[str, Any]], never_allocated: set[str], free: set[str],
                count_min: int, count_max: int) -> list[str]:
     """Blazar's _matching_hosts: prefer hosts with no allocation at all, else any free ones.
 

@@ -9,13 +9,13 @@ after now are shown (the fork queries the window now -> forever); with a filter,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import Any
 
 from chameleon_twin import blazar_filters
 from chameleon_twin.blazar_errors import not_found
-from chameleon_twin.blazar_leases import HOST, Lease, reservation_status
+from chameleon_twin.blazar_leases import HOST, Lease, Pace, reservation_status
 from chameleon_twin.clock import blazar_date
 
 
@@ -35,6 +35,13 @@ class HostPool:
 
     def hostname(self, host_id: str) -> str:
         return str(self._hosts[host_id]["hypervisor_hostname"])
+
+    def su_factor(self, host_id: str) -> float:
+        """Service units per hour of a host: its `su_factor` capability, 1.0 without one (the portal's rule)."""
+        try:
+            return float(self._hosts[host_id].get("su_factor") or 1.0)
+        except (TypeError, ValueError):
+            return 1.0
 
     def set_unreservable(self, node_type: str) -> int:
         hosts = [h for h in self._hosts.values() if h.get("node_type") == node_type]
@@ -63,7 +70,7 @@ class HostPool:
 
     def allocations(self, leases: Iterable[Lease], now: datetime, host_ids: list[str] | None = None,
                     lease_id: str | None = None, reservation_id: str | None = None,
-                    detail: bool = False, start_delay: timedelta = timedelta(0)) -> list[dict[str, Any]]:
+                    detail: bool = False, pace: Pace | None = None) -> list[dict[str, Any]]:
         wanted = host_ids if host_ids is not None else list(self._hosts)
         out: dict[str, list[dict[str, Any]]] = {h: [] for h in wanted}
         for lease, res, host_id in self._held(leases):
@@ -76,13 +83,14 @@ class HostPool:
             entry: dict[str, Any] = {"id": res.id, "lease_id": lease.id, "start_date": blazar_date(lease.start),
                                      "end_date": blazar_date(lease.end)}
             if detail:
-                entry.update(status=reservation_status(lease.status(now, start_delay)), lease_name=lease.name,
+                entry.update(status=reservation_status(lease.status(now, pace or Pace())),
+                             lease_name=lease.name,
                              project_id=lease.project_id)
             out[host_id].append(entry)
         return [{"resource_id": host_id, "reservations": reservations} for host_id, reservations in out.items()]
 
     def candidates(self, queries: list[blazar_filters.Query], leases: Iterable[Lease], start: datetime,
-                   end: datetime, count_min: int, count_max: int, exclude: set[str] = frozenset()) -> list[str]:
+                   end: datetime, count_min: int, count_max: int, exclude: Collection[str] = ()) -> list[str]:
         """Host ids Blazar would pick for [start, end], or [] when fewer than count_min qualify.
 
         `exclude` holds hosts already taken by an earlier reservation of the same request.

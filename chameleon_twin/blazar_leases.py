@@ -1,12 +1,20 @@
 """Blazar leases: the stored record, the status derived from the clock, and the JSON shape.
 
 Nothing here runs in the background. A lease stores its dates and flags; its status is worked
-out from `now` whenever it is read (reference/chameleon.md §3):
+out from `now` whenever it is read, with the statuses of Blazar's `blazar/status.py`:
 
-    PENDING  until the start (or until creation, for a "now" lease whose start was rounded down)
-    STARTING for clock.scaled(LEASE_START_SECONDS) after that (Blazar's event loop plus aggregate work)
-    ACTIVE   until end_date
-    TERMINATED from end_date on;  ERROR when fault injection says so.
+    CREATING    while Blazar writes the lease and its reservations (the create call answers PENDING,
+                as Blazar's does once it is done; other readers see CREATING in the meantime)
+    PENDING     until the start (or until creation, for a "now" lease whose start was rounded down)
+    STARTING    while the start_lease event runs (Blazar's event loop plus aggregate work)
+    ACTIVE      until end_date
+    TERMINATING while the end_lease event runs (servers and reserved addresses go), then TERMINATED
+    UPDATING    for a moment after a successful PUT, then the stable status again
+    DELETING    after DELETE, until the lease is gone (then 404)
+    ERROR       when fault injection says so, or a DELETE came while it was STARTING
+
+How long each transition lasts is a `Pace` (Chameleon's durations divided by the clock's speed).
+`degraded` is a boolean beside the status, never a status of its own.
 
 The JSON follows the upstream API sample (doc/api_samples/leases/lease-create-resp.json), with
 Blazar's date formats: lease and event dates "%Y-%m-%dT%H:%M:%S.%f", created_at "%Y-%m-%d %H:%M:%S".
@@ -28,7 +36,24 @@ EXTENSION_WINDOW_SECONDS = 172800  # Chameleon: extend only within 48 h of the c
 BEFORE_END_MINUTES = 2880  # Chameleon's minutes_before_end_lease (the 48 h reminder e-mail)
 
 PENDING, STARTING, ACTIVE, TERMINATED, ERROR = "PENDING", "STARTING", "ACTIVE", "TERMINATED", "ERROR"
+CREATING, UPDATING, TERMINATING, DELETING = "CREATING", "UPDATING", "TERMINATING", "DELETING"
+STABLE = (PENDING, ACTIVE, TERMINATED, ERROR)
+TRANSITIONAL = (CREATING, STARTING, UPDATING, TERMINATING, DELETING)
+# blazar/status.py LeaseStatus.NEXT_STATUSES, for the two transitions a client can ask for.
+CAN_UPDATE_FROM = (PENDING, ACTIVE, TERMINATED, ERROR)
+CAN_DELETE_FROM = (PENDING, ACTIVE, TERMINATED, ERROR, CREATING, STARTING, UPDATING, TERMINATING)
 HOST, FLOATING_IP = "physical:host", "virtual:floatingip"
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long each lease transition lasts on the twin's clock."""
+
+    start: timedelta = timedelta(0)  # STARTING
+    create: timedelta = timedelta(0)  # CREATING
+    update: timedelta = timedelta(0)  # UPDATING
+    end: timedelta = timedelta(0)  # TERMINATING
+    delete: timedelta = timedelta(0)  # DELETING
 
 
 def new_id() -> str:
@@ -74,6 +99,7 @@ class Reservation:
     network_id: str = ""
     amount: int = 0
     required_floatingips: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)  # the reservable addresses Blazar allocated
 
 
 @dataclass
@@ -91,33 +117,53 @@ class Lease:
     event_ids: dict[str, str] = field(default_factory=lambda: {k: new_id() for k in
                                                                 ("start_lease", "end_lease", "before_end_lease")})
     edited_at: datetime | None = None  # last PUT
-    error_at: datetime | None = None  # fault injection
+    error_at: datetime | None = None  # fault injection, or a DELETE while STARTING
+    deleted_at: datetime | None = None  # DELETE accepted: DELETING until the lease is gone
+    degraded: bool = False  # a reserved node failed (admin endpoint)
     activated: bool = False  # floating IPs handed to Neutron
     released: bool = False  # hosts and floating IPs given back
 
-    def active_from(self, start_delay: timedelta) -> datetime:
+    def active_from(self, pace: Pace) -> datetime:
         # A "now" lease starts in the past (rounded down); Blazar's event loop only sees it at creation.
-        return max(self.start, self.created_at) + start_delay
+        return max(self.start, self.created_at) + pace.start
 
-    def status(self, now: datetime, start_delay: timedelta) -> str:
+    def stable_status(self, now: datetime, pace: Pace) -> str:
+        """The status apart from CREATING, UPDATING and DELETING (what Blazar's events have made it)."""
         if self.error_at is not None:
             return ERROR
         if now >= self.end:
-            return TERMINATED
+            return TERMINATING if now < self.end + pace.end else TERMINATED
         if now < max(self.start, self.created_at):
             return PENDING
-        return STARTING if now < self.active_from(start_delay) else ACTIVE
+        return STARTING if now < self.active_from(pace) else ACTIVE
 
-    def updated_at(self, now: datetime, start_delay: timedelta) -> datetime | None:
+    def status(self, now: datetime, pace: Pace) -> str:
+        if self.deleted_at is not None:
+            return DELETING
+        if self.error_at is not None:
+            return ERROR
+        if now < self.created_at + pace.create:
+            return CREATING
+        if self.edited_at is not None and now < self.edited_at + pace.update:
+            return UPDATING
+        return self.stable_status(now, pace)
+
+    def gone(self, now: datetime, pace: Pace) -> bool:
+        """A deleted lease has left Blazar's database once DELETING is over."""
+        return self.deleted_at is not None and now >= self.deleted_at + pace.delete
+
+    def updated_at(self, now: datetime, pace: Pace) -> datetime | None:
         """When Blazar last wrote the lease: the latest edit or status change that has happened."""
-        marks = (self.edited_at, self.error_at, max(self.start, self.created_at), self.active_from(start_delay),
-                 self.end)
+        marks = (self.edited_at, self.error_at, self.deleted_at, self.created_at + pace.create,
+                 max(self.start, self.created_at), self.active_from(pace), self.end, self.end + pace.end)
         passed = [t for t in marks if t is not None and t <= now]
         return max(passed) if passed else None
 
 
 def reservation_status(status: str) -> str:
-    return {PENDING: "pending", STARTING: "pending", ACTIVE: "active", TERMINATED: "deleted", ERROR: "error"}[status]
+    """A reservation's status (pending, active, deleted, error) while its lease has `status`."""
+    return {CREATING: "pending", PENDING: "pending", STARTING: "pending", ACTIVE: "active", UPDATING: "active",
+            TERMINATING: "active", TERMINATED: "deleted", DELETING: "deleted", ERROR: "error"}[status]
 
 
 def _opt(value: datetime | None) -> str | None:
@@ -126,7 +172,7 @@ def _opt(value: datetime | None) -> str | None:
 
 def render_reservation(lease: Lease, res: Reservation, status: str, updated: datetime | None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": res.id, "lease_id": lease.id, "status": reservation_status(status),
-                           "missing_resources": False, "resources_changed": False,
+                           "missing_resources": lease.degraded, "resources_changed": lease.degraded,
                            "resource_id": res.resource_id, "resource_type": res.resource_type}
     if res.resource_type == HOST:
         out.update(min=res.min, max=res.max, hypervisor_properties=res.hypervisor_properties,
@@ -137,23 +183,30 @@ def render_reservation(lease: Lease, res: Reservation, status: str, updated: dat
     return out
 
 
-def render_lease(lease: Lease, now: datetime, start_delay: timedelta, status: str | None = None) -> dict[str, Any]:
+def render_lease(lease: Lease, now: datetime, pace: Pace, status: str | None = None) -> dict[str, Any]:
     """The lease as Blazar returns it; `status` overrides the derived one (create answers PENDING)."""
-    status = status or lease.status(now, start_delay)
-    updated = None if status == PENDING and lease.edited_at is None else lease.updated_at(now, start_delay)
-    start_event = {PENDING: "UNDONE", STARTING: "IN_PROGRESS", ERROR: "ERROR"}.get(status, "DONE")
-    events = [("start_lease", lease.start, start_event),
-              ("end_lease", lease.end, "DONE" if status == TERMINATED else "UNDONE")]
+    if status is None:
+        status = lease.status(now, pace)
+        stable = PENDING if status == CREATING else lease.stable_status(now, pace)
+    else:
+        stable = status
+    updated = None if status == PENDING and lease.edited_at is None else lease.updated_at(now, pace)
+    start_event = {PENDING: "UNDONE", STARTING: "IN_PROGRESS", ERROR: "ERROR"}.get(stable, "DONE")
+    end_event = {TERMINATING: "IN_PROGRESS", TERMINATED: "DONE"}.get(stable, "UNDONE")
+    if status == DELETING and stable in (ACTIVE, STARTING):
+        end_event = "IN_PROGRESS"  # Blazar's delete runs the end of a started lease itself
+    events = [("start_lease", lease.start, start_event), ("end_lease", lease.end, end_event)]
     if lease.before_end is not None:
-        done = status in (ACTIVE, TERMINATED) and now >= lease.before_end
+        done = stable in (ACTIVE, TERMINATING, TERMINATED) and now >= lease.before_end
         events.append(("before_end_lease", lease.before_end, "DONE" if done else "UNDONE"))
     return {
         "id": lease.id, "name": lease.name,
         "start_date": blazar_date(lease.start), "end_date": blazar_date(lease.end),
-        "status": status, "degraded": False,
+        "status": status, "degraded": lease.degraded,
         "user_id": lease.user_id, "project_id": lease.project_id, "trust_id": lease.trust_id,
         "created_at": db_date(lease.created_at), "updated_at": _opt(updated),
-        "reservations": [render_reservation(lease, r, status, updated) for r in lease.reservations],
+        "reservations": [render_reservation(lease, r, stable if status == UPDATING else status, updated)
+                         for r in lease.reservations],
         "events": [{"id": lease.event_ids[kind], "lease_id": lease.id, "status": event_status, "event_type": kind,
                     "time": blazar_date(when), "created_at": db_date(lease.created_at),
                     "updated_at": None if event_status == "UNDONE" else _opt(updated)}

@@ -19,6 +19,7 @@ from typing import Any
 
 from chameleon_twin.blazar_errors import BlazarError, malformed_parameter, missing_parameter
 from chameleon_twin.blazar_filters import parse_requirements
+from chameleon_twin.blazar_fips import FloatingIpPool
 from chameleon_twin.blazar_hosts import HostPool
 from chameleon_twin.blazar_leases import (
     EXTENSION_WINDOW_SECONDS,
@@ -114,7 +115,8 @@ def _host_reservation(raw: dict[str, Any], lease: Lease, pool: HostPool, leases:
                        before_end=str(values["before_end"]), host_ids=hosts)
 
 
-def _fip_reservation(raw: dict[str, Any], lease: Lease) -> Reservation:
+def _fip_reservation(raw: dict[str, Any], lease: Lease, fips: FloatingIpPool | None, leases: list[Lease]
+                     ) -> Reservation:
     for name in ("network_id", "amount"):
         if name not in raw:
             raise missing_parameter(name)
@@ -126,13 +128,17 @@ def _fip_reservation(raw: dict[str, Any], lease: Lease) -> Reservation:
     if len(required) > int(raw["amount"]):
         raise BlazarError(400, "Invalid values for required_floatingips and amount. The amount must be equal "
                                "to or longer than length of required_floatingips.")
+    required = [str(ip) for ip in required]
+    addresses = (fips.pick(str(raw["network_id"]), required, int(raw["amount"]), lease.start, lease.end, leases)
+                 if fips is not None else [])
     return Reservation(FLOATING_IP, lease.id, lease.created_at, network_id=str(raw["network_id"]),
-                       amount=int(raw["amount"]), required_floatingips=[str(ip) for ip in required])
+                       amount=int(raw["amount"]), required_floatingips=required, addresses=addresses)
 
 
 def build_lease(body: Any, now: datetime, user_id: str, project_id: str, pool: HostPool,
-                leases: list[Lease]) -> Lease:
-    """A new lease with its hosts picked, or BlazarError; `leases` are the ones holding hosts."""
+                leases: list[Lease], fips: FloatingIpPool | None = None) -> Lease:
+    """A new lease with its hosts (and reserved addresses) picked, or BlazarError; `leases` are the
+    ones holding resources."""
     if not isinstance(body, dict):
         raise BlazarError(400, "Malformed parameter lease (a JSON object is expected)")
     missing = sorted({"name", "start_date", "end_date"} - set(body))
@@ -156,7 +162,7 @@ def build_lease(body: Any, now: datetime, user_id: str, project_id: str, pool: H
             res = _host_reservation(raw, lease, pool, leases, taken)
             taken.update(res.host_ids)
         elif raw["resource_type"] == FLOATING_IP:
-            res = _fip_reservation(raw, lease)
+            res = _fip_reservation(raw, lease, fips, leases)
         else:
             raise BlazarError(500, f"The {raw['resource_type']} resource type is not supported")
         lease.reservations.append(res)
@@ -194,8 +200,15 @@ def update_lease(lease: Lease, body: Any, now: datetime, pool: HostPool, others:
     else:
         check_duration(start, end)
     hosts = [h for r in lease.reservations for h in r.host_ids]
-    if pool.conflicts(hosts, [other for other in others if other.id != lease.id], start, end):
+    others = [other for other in others if other.id != lease.id]
+    if pool.conflicts(hosts, others, start, end):
         raise BlazarError(500, "Not enough hosts available")
+    addresses = {a for r in lease.reservations if r.resource_type == FLOATING_IP for a in r.addresses}
+    if any(address in addresses and other.start < end and other.end > start
+           for other in others for r in other.reservations if r.resource_type == FLOATING_IP
+           for address in r.addresses):
+        raise BlazarError(400, "Floating IP reservation cannot be updated with requested parameters. "
+                               "Cannot remove allocations from an active reservation")
     if before_end is None and lease.before_end is not None:
         before_end = max(lease.before_end + (end - lease.end), start)  # keep the reminder's lead time
     lease.start, lease.end, lease.before_end, lease.edited_at = start, end, before_end, now

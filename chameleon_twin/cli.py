@@ -27,7 +27,7 @@ def is_loopback(host: str) -> bool:
 
 @click.group(name="twin", context_settings={"help_option_names": ["-h", "--help"]})
 def twin_group() -> None:
-    """Run the local Chameleon twin (CHI@UC and CHI@TACC) for demos and tests."""
+    """Run the local Chameleon twin (CHI@UC, CHI@TACC and CHI@NCAR) for demos and tests."""
 
 
 @twin_group.command("serve")
@@ -59,7 +59,7 @@ def serve(host: str, port: int, speed: float, quiet: bool, allow_remote_admin: b
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     twin.start()
-    click.echo(f"Chameleon twin (CHI@UC, CHI@TACC) listening on {twin.base_url} (speed {speed:g}x)", err=True)
+    click.echo(f"Chameleon twin ({', '.join(SITES)}) listening on {twin.base_url} (speed {speed:g}x)", err=True)
     if not is_loopback(host):
         click.echo(f"Warning: anyone who can reach {host} port {twin.port} can reset or break the twin "
                    "through /_twin", err=True)

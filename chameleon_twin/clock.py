@@ -10,6 +10,13 @@ from datetime import UTC, datetime, timedelta
 # "now" lease within about a minute; an ironic bare-metal deploy takes about ten minutes.
 LEASE_START_SECONDS = 60.0
 SERVER_BOOT_SECONDS = 600.0
+# Blazar's other transitions, as estimated by the twin (no public measurement): writing a lease or a
+# change to it (trust, enforcement call, DB) takes seconds; ending or deleting one waits for Nova to
+# delete its bare-metal servers and for the reserved addresses to go, about a minute.
+LEASE_CREATE_SECONDS = 5.0
+LEASE_UPDATE_SECONDS = 5.0
+LEASE_END_SECONDS = 60.0
+LEASE_DELETE_SECONDS = 60.0
 # Nova's scheduler answers "No valid host" within seconds of the create call.
 SERVER_SCHEDULE_SECONDS = 30.0
 DEFAULT_SPEED = 60.0  # lease ACTIVE in ~1 s, server ACTIVE in ~10 s

@@ -1,4 +1,4 @@
-"""The twin's resource discovery API (api.chameleoncloud.org), for CHI@UC and CHI@TACC.
+"""The twin's resource discovery API (api.chameleoncloud.org), for CHI@UC, CHI@TACC and CHI@NCAR.
 
 Grid'5000-style REST as served by ChameleonCloud/reference_api_v2: every object carries
 `version` (the reference-repository sha) and `links`; collections are

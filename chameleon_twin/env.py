@@ -50,6 +50,7 @@ def twin_env(base: str, site: str = DEFAULT_SITE, auth: str = "password") -> dic
         "OS_INTERFACE": "public",
         "OS_REGION_NAME": site,
         "CHAMELEON_API_URL": f"{base}/api",
+        "CHI_RESOURCE_API_URL": f"{base}/api",  # the same API, under the name python-chi reads
         "PROVISION_SITE_AUTH_URLS": ",".join(f"{name}={auth_url(base, name)}" for name in SITES),
         # The twin's floating IPs are not routed anywhere, so nothing would ever answer on port 22;
         # and its clock runs at --speed, so polling every 10 s would only add waiting.

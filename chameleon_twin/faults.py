@@ -130,13 +130,25 @@ ROUTES = [
     "GET /_twin/state", "POST /_twin/reset", "GET /_twin/clock", "POST /_twin/clock/advance {seconds}",
     "GET /_twin/faults", "POST /_twin/faults {method, path | path_regex, status, count, body, retry_after}",
     "DELETE /_twin/faults", "DELETE /_twin/faults/{id}", "POST /_twin/servers/{id}/error {message}",
-    "POST /_twin/leases/{id}/error", "POST /_twin/exhaust {site, node_type | floating_ips: true}",
+    "POST /_twin/leases/{id}/error", "POST /_twin/leases/{id}/degrade {degraded}",
+    "POST /_twin/exhaust {site, node_type | floating_ips: true | reserved_floating_ips: true}",
     "POST /_twin/sites/{site}/exhaust {node_type}", "POST /_twin/sites/{site}/floatingips/exhaust",
+    "POST /_twin/sites/{site}/floatingips/reserved {size}", "POST /_twin/sites/{site}/quotas {floatingip}",
+    "GET /_twin/projects/{name}/balance", "POST /_twin/projects/{name}/balance {allocated | left}",
 ]
 
 
 def _error(status: int, message: str) -> Response:
     return json_response(status, {"error": message})
+
+
+def _number(body: dict, key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number of SUs")
+    return float(value)
 
 
 class AdminService:
@@ -186,10 +198,22 @@ class AdminService:
                        for site in app.sites.values())
             return json_response(200, {kind[:-1]: item, "status": "ERROR"}) if done \
                 else _error(404, f"no {kind[:-1]} {item} at any site")
+        if (m := re.fullmatch(r"/leases/([^/]+)/degrade", path)) and method == "POST":
+            degraded = bool(body.get("degraded", True))
+            done = any(site.blazar.set_degraded(m.group(1), degraded) for site in app.sites.values())
+            return json_response(200, {"lease": m.group(1), "degraded": degraded}) if done \
+                else _error(404, f"no lease {m.group(1)} at any site")
         if method == "POST" and path == "/exhaust":
             return self._exhaust(str(body.get("site") or ""), body)
         if (m := re.fullmatch(r"/sites/([^/]+)/(exhaust|floatingips/exhaust)", path)) and method == "POST":
             return self._exhaust(m.group(1), {**body, "floating_ips": m.group(2) != "exhaust"})
+        if (m := re.fullmatch(r"/sites/([^/]+)/(floatingips/reserved|quotas)", path)) and method == "POST":
+            return self._site_limits(m.group(1), m.group(2), body)
+        if (m := re.fullmatch(r"/projects/([^/]+)/balance", path)) and method in ("GET", "POST"):
+            name = m.group(1)
+            if method == "POST":
+                app.balance.set_balance(name, allocated=_number(body, "allocated"), left=_number(body, "left"))
+            return json_response(200, {"project": name, **app.balance.state(name)[name]})
         return _error(404 if method in ("GET", "POST", "DELETE") else 405, f"no admin route {method} /_twin{path}")
 
     def _exhaust(self, site_ref: str, body: dict) -> Response:
@@ -199,10 +223,29 @@ class AdminService:
             return _error(404, f"unknown site {site_ref!r}; the twin has {', '.join(self.app.sites)}")
         if body.get("floating_ips"):
             return json_response(200, {"site": site.name, "allocated": site.neutron.exhaust_adhoc_pool()})
+        if body.get("reserved_floating_ips"):
+            return self._site_limits(site.name, "floatingips/reserved", {"size": 0})
         node_type = body.get("node_type")
         if not isinstance(node_type, str) or not node_type:
             raise ValueError("node_type is required (or floating_ips: true)")
         return json_response(200, {"site": site.name, "node_type": node_type, "hosts": site.blazar.exhaust(node_type)})
+
+    def _site_limits(self, site_ref: str, what: str, body: dict) -> Response:
+        """The size of Blazar's reservable floating IP pool, or the project's Neutron floating IP quota."""
+        site = self.app.site(site_ref)
+        if site is None:
+            return _error(404, f"unknown site {site_ref!r}; the twin has {', '.join(self.app.sites)}")
+        key = "size" if what == "floatingips/reserved" else "floatingip"
+        value = body.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{key} must be a non-negative integer")
+        if what == "quotas":
+            site.neutron.floatingip_quota[site.keystone.project_id] = value
+            return json_response(200, {"site": site.name, "project_id": site.keystone.project_id,
+                                       "floatingip": value})
+        if site.blazar.fips is None:
+            return _error(404, f"{site.name} has no reservable floating IPs")
+        return json_response(200, {"site": site.name, "reserved_pool": site.blazar.fips.resize(value)})
 
     def _clock(self) -> dict:
         clock = self.app.clock

@@ -48,7 +48,7 @@ class Glance:
         if req.method != "GET":
             return _html_error(403, "Forbidden", "The twin's image service is read-only.")
         if path == "/v2/images":
-            return json_response(200, {"images": self.list(req), "first": "/v2/images",
+            return json_response(200, {"images": self.list_images(req), "first": "/v2/images",
                                        "schema": "/v2/schemas/images"})
         if path == "/v2/schemas/image":
             return json_response(200, image_schema())
@@ -66,7 +66,7 @@ class Glance:
             return json_response(200, image)
         return _html_error(404, "Not Found", "The resource could not be found.")
 
-    def list(self, req: Request) -> list[dict]:
+    def list_images(self, req: Request) -> list[dict]:
         hidden = (req.arg("os_hidden") or "false").lower() == "true"
         visibility = req.arg("visibility")
         tag = req.arg("tag")

@@ -29,6 +29,9 @@ class Response:
     status: int
     body: Any = None  # dict/list -> JSON; str -> text/plain; None -> empty
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds the HTTP layer waits before sending the reply, outside every lock: a call that takes
+    # that long on Chameleon (Blazar writing or destroying a lease) while other clients carry on.
+    delay: float = 0.0
 
 
 def json_response(status: int, body: Any, **headers: str) -> Response:

@@ -1,4 +1,10 @@
-"""The Chameleon-supported images each bare-metal site's Glance holds (reference/chameleon.md §4).
+"""The Chameleon-supported images each bare-metal site's Glance holds.
+
+The catalog is Chameleon's supported list (docs `images/supported_images.rst`, 2026): Ubuntu 26.04,
+24.04 and 22.04 with their CUDA, ROCm and ARM64 variants, and CentOS 9 Stream; Ubuntu 20.04 is no
+longer offered (and the KVM-only CUDA-VGPU image is not at bare-metal sites). Each site holds what
+the docs' site matrix (`images/index.rst`) gives it: ROCm only at CHI@TACC (where the AMD GPUs
+are), ARM64 at CHI@TACC and CHI@NCAR (the ARM nodes) but not CHI@UC, CUDA not at CHI@NCAR.
 
 Ids, checksums and sizes are derived from the site and image name so they stay the same across
 twin runs but differ between sites, as they do on Chameleon (each site has its own Glance).
@@ -31,10 +37,9 @@ class ImageSpec:
 
 
 CATALOG: tuple[ImageSpec, ...] = (
-    ImageSpec("CC-Ubuntu20.04", "ubuntu", "20.04", "focal", "base", "2025-04-02T17:21:09", 3388),
     ImageSpec("CC-Ubuntu22.04", "ubuntu", "22.04", "jammy", "base", "2026-05-19T16:05:42", 3951),
     ImageSpec("CC-Ubuntu24.04", "ubuntu", "24.04", "noble", "base", "2026-05-19T16:48:17", 4212),
-    ImageSpec("CC-Ubuntu20.04-CUDA", "ubuntu", "20.04", "focal", "gpu", "2025-04-02T18:40:55", 11873),
+    ImageSpec("CC-Ubuntu26.04", "ubuntu", "26.04", "resolute", "base", "2026-05-21T15:37:52", 4389),
     ImageSpec("CC-Ubuntu22.04-CUDA", "ubuntu", "22.04", "jammy", "gpu", "2026-05-19T19:12:30", 14102),
     ImageSpec("CC-Ubuntu24.04-CUDA", "ubuntu", "24.04", "noble", "gpu", "2026-05-19T20:03:11", 15360),
     ImageSpec("CC-Ubuntu24.04-ROCm", "ubuntu", "24.04", "noble", "rocm", "2026-05-20T02:27:48", 18842),
@@ -93,8 +98,21 @@ def image_record(site_uid: str, spec: ImageSpec) -> dict:
     }
 
 
+# Variants a site does not hold (docs images/index.rst site matrix).
+_NOT_AT: dict[str, frozenset[str]] = {
+    "uc": frozenset({"rocm", "arm64"}),
+    "tacc": frozenset(),
+    "ncar": frozenset({"gpu", "rocm"}),
+}
+
+
+def site_catalog(site_uid: str) -> list[ImageSpec]:
+    missing = _NOT_AT.get(site_uid, frozenset())
+    return [spec for spec in CATALOG if spec.variant not in missing]
+
+
 def site_images(site_uid: str) -> list[dict]:
-    return [image_record(site_uid, spec) for spec in CATALOG]
+    return [image_record(site_uid, spec) for spec in site_catalog(site_uid)]
 
 
 def image_schema() -> dict:

@@ -1,12 +1,16 @@
-"""Chameleon's real CHI@UC and CHI@TACC hardware, expanded from the compact data/inventory.json.
+"""Chameleon's real CHI@UC, CHI@TACC and CHI@NCAR hardware, expanded from the compact data/inventory.json.
 
 The JSON keeps, per site and node type, the real count, CPU, sockets, threads, RAM, disks, NICs,
 chassis and GPU, plus the "variants" where a type mixes hardware (UC compute_gigaio: 7 nodes with
 one A100 80GB and 1 without a GPU). This module turns that into:
 
 - discovery-format node records (what api.chameleoncloud.org serves, with `version` and `links`);
-- Blazar os-hosts records, one per node, whose `hypervisor_hostname` is the node `uid` and whose
-  extra capabilities are the node record flattened with dots and stringified, as on Chameleon.
+- Blazar os-hosts records, one per node, whose `hypervisor_hostname` is the node `uid`, in the two
+  generations real Blazar holds (docs/twin.md, "Blazar host records"):
+  * old hosts, enrolled before doni: the node record flattened with dots and stringified, `uid`
+    included, with the GPU facts as the record held them then (short names such as "RTX 6000");
+  * doni-enrolled hosts (types marked `"blazar_record": "doni"`): only node_name, node_type,
+    cpu_arch, su_factor and placement.* besides Blazar's own columns, and a UUID id.
 
 Everything is deterministic: uids are uuid5 of "site/node_name"; serials and MACs are hashes of
 the uid. Serials, MACs and per-node BIOS dates are invented; the hardware facts are real.
@@ -23,9 +27,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-SITES: dict[str, str] = {"CHI@UC": "uc", "CHI@TACC": "tacc"}
+SITES: dict[str, str] = {"CHI@UC": "uc", "CHI@TACC": "tacc", "CHI@NCAR": "ncar"}
 
 _NODE_NAMESPACE = uuid.UUID("5b0f6a2e-3c1d-4e8a-9f27-6c1a0d4b7e93")  # fixed: uids must never change
+_HOST_NAMESPACE = uuid.UUID("9d3c1f4e-8a2b-4c6d-b1e0-7f5a3c2d9e84")  # doni-enrolled Blazar host ids
 _HOST_CREATED_AT = "2024-06-05 22:41:51"
 _HOST_UPDATED_AT = "2024-09-07 18:04:34"
 
@@ -78,17 +83,19 @@ def _names(spec: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 def _layouts(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The per-node hardware of a type: the type's fields with each node's variant applied."""
-    base = {k: spec.get(k) for k in ("threads", "gpu", "disks", "infiniband", "fpga", "admin_note")}
+    base = {k: spec.get(k) for k in ("threads", "gpu", "disks", "infiniband", "fpga", "admin_note", "nics")}
     layouts: list[dict[str, Any]] = []
     for count, overrides in spec.get("variants") or [[spec["count"], {}]]:
         layouts.extend([{**base, **overrides}] * count)
     return layouts
 
 
-def _storage(uid: str, disks: list[list[Any]]) -> list[dict[str, Any]]:
+def _storage(uid: str, disks: list[list[Any]], bare: bool = False) -> list[dict[str, Any]]:
+    """Disk records; `bare` ones carry only device, model and size, as some older records do."""
     devices: list[dict[str, Any]] = []
     counters = {"nvme": 0, "sd": 0}
-    for count, interface, media, model, gb in disks:
+    for count, interface, media, model, gb, *exact in disks:
+        size = exact[0] if exact else gb * 10**9
         for _ in range(count):
             if interface == "PCIe":
                 device = f"nvme{counters['nvme']}n1"
@@ -96,10 +103,20 @@ def _storage(uid: str, disks: list[list[Any]]) -> list[dict[str, Any]]:
             else:
                 device = "sd" + chr(ord("a") + counters["sd"])
                 counters["sd"] += 1
+            if bare:
+                devices.append({"device": device, "model": model, "size": size})
+                continue
             devices.append({"device": device, "humanized_size": f"{gb} GB", "interface": interface,
                             "media_type": media, "model": model,
-                            "serial": _serial(uid, f"disk{len(devices)}", 14), "size": gb * 10**9})
+                            "serial": _serial(uid, f"disk{len(devices)}", 14), "size": size})
     return devices
+
+
+def _nic(uid: str, index: int, nic: list[Any]) -> dict[str, Any]:
+    dev, driver, model, vendor, gbit, iface, *enabled = nic
+    record = {"device": dev, "driver": driver, "enabled": enabled[0] if enabled else True, "interface": iface,
+              "mac": _mac(uid, index), "model": model, "vendor": vendor, **({"rate": gbit * 10**9} if gbit else {})}
+    return dict(sorted(record.items()))
 
 
 def _node(site_uid: str, node_type: str, spec: dict[str, Any], name: str, rack: str | None,
@@ -113,28 +130,39 @@ def _node(site_uid: str, node_type: str, spec: dict[str, Any], name: str, rack: 
         gpu = {"gpu": True, "gpu_count": count, "gpu_model": model, "gpu_vendor": vendor}
     if rack is None and (m := re.match(r"^c(\d+)-", name)):
         rack = str(int(m.group(1)))  # TACC names are c<rack>-<slot>
+    # Fields some real records lack (NCAR's) are left out rather than filled with invented values.
+    memory: dict[str, Any] = {"ram_size": spec["ram_gib"] * 2**30}
+    if spec.get("humanized_ram", True):
+        memory["humanized_ram_size"] = f"{spec['ram_gib']} GiB"
+    manufacturer, chassis_name = spec["chassis"]
+    chassis = {"manufacturer": manufacturer, "name": chassis_name, "serial": _serial(uid, "chassis")}
+    if manufacturer is None:  # named by model only, as NCAR's zen5 records are
+        del chassis["manufacturer"]
+    if not spec.get("chassis_serial", True):
+        del chassis["serial"]
+    caches = dict(zip(("cache_l1d", "cache_l1i", "cache_l2", "cache_l3"), cpu["caches"], strict=True))
+    processor = {**{k: v for k, v in caches.items() if v is not None}, "clock_speed": cpu["clock_hz"],
+                 "instruction_set": cpu["isa"], "model": cpu["model"], "vendor": cpu["vendor"]}
+    bios = {k: v for k, v in zip(("vendor", "version", "release_date"), spec["bios"], strict=True) if v is not None}
     node: dict[str, Any] = {
         "architecture": {"platform_type": spec["arch"], "smp_size": spec["sockets"], "smt_size": layout["threads"]},
-        "bios": dict(sorted(zip(("vendor", "version", "release_date"), spec["bios"], strict=True))),
-        "chassis": {"manufacturer": spec["chassis"][0], "name": spec["chassis"][1], "serial": _serial(uid, "chassis")},
-        "gpu": gpu,
-        "main_memory": {"humanized_ram_size": f"{spec['ram_gib']} GiB", "ram_size": spec["ram_gib"] * 2**30},
+        "bios": dict(sorted(bios.items())),
+        "chassis": dict(sorted(chassis.items())),
+        "main_memory": dict(sorted(memory.items())),
         "monitoring": {"wattmeter": False},
-        "network_adapters": [
-            dict(sorted({"device": dev, "driver": driver, "enabled": True, "interface": iface, "mac": _mac(uid, i),
-                         "model": model, "vendor": vendor, **({"rate": gbit * 10**9} if gbit else {})}.items()))
-            for i, (dev, driver, model, vendor, gbit, iface) in enumerate(spec["nics"])
-        ],
+        "network_adapters": [_nic(uid, i, nic) for i, nic in enumerate(layout["nics"])],
         "node_name": name,
         "node_type": node_type,
-        "processor": {"cache_l1d": cpu["caches"][0], "cache_l1i": cpu["caches"][1], "cache_l2": cpu["caches"][2],
-                      "cache_l3": cpu["caches"][3], "clock_speed": cpu["clock_hz"], "instruction_set": cpu["isa"],
-                      "model": cpu["model"], "vendor": cpu["vendor"]},
-        "storage_devices": _storage(uid, layout["disks"]),
+        "processor": processor,
+        "storage_devices": _storage(uid, layout["disks"], bare=spec.get("disk_style") == "bare"),
         "supported_job_types": {"besteffort": False, "deploy": True, "virtual": "ivt"},
         "type": "node",
         "uid": uid,
     }
+    if spec.get("gpu_key", True):  # NCAR's records have no `gpu` key at all
+        node["gpu"] = gpu
+    if spec.get("boot_mode"):
+        node["boot_mode"] = spec["boot_mode"]
     # Optional keys appear only where the real records have them.
     if layout["infiniband"] is not None:
         node["infiniband"] = layout["infiniband"]
@@ -145,6 +173,8 @@ def _node(site_uid: str, node_type: str, spec: dict[str, Any], name: str, rack: 
     if rack is not None:
         digits = re.search(r"(\d+)$", name)
         node["placement"] = {"node": str(int(digits.group(1))) if digits else "1", "rack": rack}
+    elif spec.get("placement") == "empty":
+        node["placement"] = {}
     return dict(sorted(node.items()))
 
 
@@ -200,33 +230,64 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
     return {prefix: "" if value is None else str(value)}
 
 
+def _legacy_gpu(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, str]:
+    """An old host's gpu.* capabilities: what the reference record said when Blazar last copied it."""
+    legacy = spec.get("blazar_gpu")
+    if not legacy or not (node.get("gpu") or {}).get("gpu"):
+        return {k: v for k, v in flatten(node).items() if k.startswith("gpu.")}
+    record = {k: node["gpu"]["gpu_model"] if v == "$pci" else v for k, v in legacy.items()}
+    return flatten({"gpu": record})
+
+
+def _columns(site: dict[str, Any], site_uid: str, node: dict[str, Any], host_id: str, created_at: str,
+             su_factor: str) -> dict[str, Any]:
+    """Blazar's ComputeHost columns plus the keys every host carries."""
+    return {
+        "availability_zone": "",
+        "cpu_arch": node["architecture"]["platform_type"],
+        "cpu_info": "",
+        "created_at": created_at,
+        "disabled": False,
+        "hypervisor_hostname": node["uid"],
+        "hypervisor_type": "ironic",
+        "hypervisor_version": 1,
+        "id": host_id,
+        "local_gb": 0,
+        "memory_mb": 0,
+        "node_name": node["node_name"],
+        "node_type": node["node_type"],
+        "reservable": True,
+        "service_name": site["blazar_service_name"],
+        "status": "",
+        "su_factor": su_factor,
+        "trust_id": _hash(site_uid, "trust").hex()[:32],
+        "updated_at": _HOST_UPDATED_AT,
+        "vcpus": 0,
+    }
+
+
 def blazar_hosts(site_uid: str) -> list[dict[str, Any]]:
-    """Blazar os-hosts records for a site, ids "1", "2", ... in node order."""
+    """Blazar os-hosts records for a site: old hosts first (ids "1", "2", ... in node order), then the
+    doni-enrolled ones (UUID ids, in the order they were enrolled), as Blazar's table holds them."""
     site = _site(site_uid)
-    hosts = []
-    for index, node in enumerate(_node_records(site_uid), start=1):
-        raw = {k: v for k, v in node.items() if k not in ("version", "links")}
+    old: list[dict[str, Any]] = []
+    doni: list[tuple[str, dict[str, Any]]] = []
+    for node in _node_records(site_uid):
         spec = site["types"][node["node_type"]]
-        host: dict[str, Any] = flatten(raw)
-        host.update({
-            "availability_zone": "",
-            "cpu_arch": node["architecture"]["platform_type"],
-            "cpu_info": "",
-            "created_at": _HOST_CREATED_AT,
-            "disabled": False,
-            "hypervisor_hostname": node["uid"],
-            "hypervisor_type": "ironic",
-            "hypervisor_version": 1,
-            "id": str(index),
-            "local_gb": 0,
-            "memory_mb": 0,
-            "reservable": True,
-            "service_name": site["blazar_service_name"],
-            "status": "",
-            "su_factor": spec["su_factor"],
-            "trust_id": _hash(site_uid, "trust").hex()[:32],
-            "updated_at": _HOST_UPDATED_AT,
-            "vcpus": 0,
-        })
-        hosts.append(dict(sorted(host.items())))
-    return hosts
+        if spec.get("blazar_record") == "doni":
+            host_id = str(uuid.uuid5(_HOST_NAMESPACE, f"{site_uid}/{node['uid']}"))
+            host = _columns(site, site_uid, node, host_id, spec["blazar_created_at"], spec["su_factor"])
+            host["availability_zone"] = "nova"  # as on the doni-made record of gigaio01
+            host["updated_at"] = spec["blazar_created_at"]
+            # doni writes node_name, node_type, cpu_arch, su_factor and placement; nothing else.
+            for key, value in (node.get("placement") or {}).items():
+                if value not in (None, ""):
+                    host[f"placement.{key}"] = str(value)
+            doni.append((spec["blazar_created_at"], dict(sorted(host.items()))))
+            continue
+        raw = {k: v for k, v in node.items() if k not in ("version", "links", "gpu")}
+        host = flatten(raw)
+        host.update(_legacy_gpu(spec, node))
+        host.update(_columns(site, site_uid, node, str(len(old) + 1), _HOST_CREATED_AT, spec["su_factor"]))
+        old.append(dict(sorted(host.items())))
+    return old + [host for _, host in sorted(doni, key=lambda pair: pair[0])]

@@ -1,7 +1,13 @@
-"""Keystone v3 for one twin site: version documents, token issue and stateless token checks.
+"""Keystone v3 for one twin site: version documents, token issue, stateless token checks, and the
+project a member may read.
 
 Tokens carry their own claims and an HMAC under a fixed twin secret, so a token issued before a
 twin restart is still accepted afterwards (the CLI may cache tokens), and no token table grows.
+
+A project member may read their own project (`GET /v3/projects/{id}`, which python-chi's
+`get_project_name()` calls and `openstack project show` uses) and list the projects they can
+scope to (`GET /v3/auth/projects`, `GET /v3/users/{own id}/projects`); any other project is
+Keystone's policy refusal, a 403.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ APP_CREDENTIAL_NAME = "twin-appcred"
 
 UNAUTHORIZED = {"error": {"code": 401, "message": "The request you have made requires authentication.",
                           "title": "Unauthorized"}}
+PROJECT_DESCRIPTION = "Chameleon twin project"
 SERVICES = (  # (type, name, path under the site prefix)
     ("identity", "keystone", "/identity/v3"),
     ("compute", "nova", "/compute/v2.1"),
@@ -116,6 +123,14 @@ class Keystone:
             return None
         return TokenInfo(site, user, project, tuple(methods.split(",")), issued, expires, audit)
 
+    def project_name(self, project_id: str) -> str:
+        return PROJECT_NAME if project_id == self.project_id else ""
+
+    def project_record(self, base: str) -> dict:
+        return {"id": self.project_id, "name": PROJECT_NAME, "domain_id": DOMAIN["id"],
+                "description": PROJECT_DESCRIPTION, "enabled": True, "parent_id": DOMAIN["id"], "is_domain": False,
+                "tags": [], "options": {}, "links": {"self": f"{base}/v3/projects/{self.project_id}"}}
+
     # --- HTTP ---------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
@@ -130,8 +145,29 @@ class Keystone:
                 return self._authenticate(req, base)
             if req.method in ("GET", "HEAD"):
                 return self._validate(req, base)
-        return json_response(404, {"error": {"code": 404, "message": "The resource could not be found.",
-                                             "title": "Not Found"}})
+        if req.method == "GET" and (path in ("/v3/auth/projects", "/v3/projects")
+                                    or path.startswith(("/v3/projects/", "/v3/users/"))):
+            return self._projects(req, base, path)
+        return _not_found()
+
+    def _projects(self, req: Request, base: str, path: str) -> Response:
+        """What a member may read about projects: their own, and the list they can scope to."""
+        token = self.verify(req.headers.get("x-auth-token"))
+        if token is None:
+            return json_response(401, UNAUTHORIZED)
+        listing = {"projects": [self.project_record(base)],
+                   "links": {"self": f"{base}{path}", "previous": None, "next": None}}
+        if path == "/v3/auth/projects":  # any valid token, scoped or not
+            return json_response(200, listing)
+        if path == f"/v3/users/{token.user_id}/projects":
+            return json_response(200, listing)
+        if path == f"/v3/projects/{self.project_id}" and token.project_id == self.project_id:
+            return json_response(200, {"project": self.project_record(base)})
+        action = "list_projects" if path == "/v3/projects" else \
+            "list_user_projects" if path.startswith("/v3/users/") else "get_project"
+        return json_response(403, {"error": {"code": 403, "title": "Forbidden",
+                                             "message": "You are not authorized to perform the requested "
+                                                        f"action: identity:{action}."}})
 
     def _authenticate(self, req: Request, base: str) -> Response:
         auth = req.body.get("auth") if isinstance(req.body, dict) else None
@@ -141,7 +177,7 @@ class Keystone:
                                                  "message": "Invalid input for field 'identity': 'methods' "
                                                             "is a required property"}})
         methods = tuple(identity["methods"])
-        scope = auth.get("scope")
+        scope = auth.get("scope") if isinstance(auth, dict) else None
         if methods == ("password",) and self._password_ok(identity.get("password")):
             scoped = self._scope_ok(scope)
             if scoped is None:
@@ -221,6 +257,11 @@ class Keystone:
                          for interface in ("public", "internal", "admin")]
             entries.append({"id": stable_id(self.uid, kind), "type": kind, "name": name, "endpoints": endpoints})
         return entries
+
+
+def _not_found() -> Response:
+    return json_response(404, {"error": {"code": 404, "message": "The resource could not be found.",
+                                         "title": "Not Found"}})
 
 
 def _domain_ok(domain: object) -> bool:

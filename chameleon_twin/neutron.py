@@ -3,6 +3,10 @@
 Paths are relative to `/{site}/network`. Nova creates and deletes ports through `create_port` /
 `delete_ports`; Blazar's floating-IP reservations come in through `reserve_floating_ips`. The
 record shapes, list filters and site address plans are in `neutron_records`.
+
+Ad hoc floating IPs are limited by the project's `floatingip` quota (Neutron's default, 50, unless
+the admin endpoint sets another): every floating IP the project holds counts, reserved ones too,
+and a create beyond it is Neutron's `409 OverQuota "Quota exceeded for resources: ['floatingip']."`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from chameleon_twin.neutron_records import (
 )
 
 NET_NAMESPACE = uuid.UUID("a3d2b1f0-6c1e-4b6d-8f0e-3e5b7c9d1a24")
+DEFAULT_FLOATINGIP_QUOTA = 50  # neutron's quota_floatingip default
 
 
 class NeutronError(Exception):
@@ -43,6 +48,7 @@ class Neutron:
         self.ports: dict[str, dict] = {}
         self.fips: dict[str, dict] = {}
         self.adhoc_limit: int | None = None  # set by the admin endpoint to exhaust the ad-hoc pool
+        self.floatingip_quota: dict[str, int] = {}  # per project; DEFAULT_FLOATINGIP_QUOTA otherwise
 
     def _id(self, name: str) -> str:
         return str(uuid.uuid5(NET_NAMESPACE, f"{self.uid}/{name}"))
@@ -87,13 +93,26 @@ class Neutron:
                                     "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
         return addresses
 
-    def reserve_floating_ips(self, reservation_id: str, network_id: str, amount: int) -> None:
-        """Blazar's virtual:floatingip start: tagged addresses from the separate reserved pool."""
+    def reserve_floating_ips(self, reservation_id: str, network_id: str, addresses: list[str]) -> None:
+        """Blazar's virtual:floatingip start: the addresses it allocated, from its separate pool, tagged."""
         if network_id != self.public["id"]:
             raise NeutronError(404, "NetworkNotFound", f"Network {network_id} could not be found.")
         tags = ["blazar", f"reservation:{reservation_id}"]
-        for _ in range(amount):
-            self._new_fip(self.cfg.reserved, None, self.project_id, tags=tags, description=tags[1])
+        taken = {f["floating_ip_address"] for f in self.fips.values()}
+        for address in addresses:
+            if address in taken:
+                raise NeutronError(409, "IpAddressAlreadyAllocated",
+                                   f"IP address {address} already allocated in subnet {self.public['subnets'][0]}")
+            fip = floating_ip_record(str(uuid.uuid4()), address, self.public["id"], self.project_id, self._now(),
+                                     tags=tags, description=tags[1])
+            self.fips[fip["id"]] = fip
+
+    def reserved_range(self) -> list[str]:
+        """Every address of the site's range for Blazar's reservable floating IPs."""
+        return usable_hosts(self.cfg.reserved)
+
+    def quota(self, project: str) -> int:
+        return self.floatingip_quota.get(project, DEFAULT_FLOATINGIP_QUOTA)
 
     def release_reservation_fips(self, reservation_id: str) -> None:
         tag = f"reservation:{reservation_id}"
@@ -196,6 +215,8 @@ class Neutron:
             raise NeutronError(400, "BadRequest", f"Bad floatingip request: Network {net_id} is not a valid "
                                                   "external network.")
         project = req.headers.get("x-twin-project-id") or self.project_id
+        if sum(1 for f in self.fips.values() if f["project_id"] == project) >= self.quota(project):
+            raise NeutronError(409, "OverQuota", "Quota exceeded for resources: ['floatingip'].")
         fip = self._new_fip(self.cfg.adhoc, self.adhoc_limit, project, tags=[],
                             description=str(body.get("description") or ""))
         if body.get("port_id"):

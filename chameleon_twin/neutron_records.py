@@ -26,6 +26,9 @@ class SiteNetworks:
 SITE_NETWORKS = {
     "uc": SiteNetworks("10.140.80.0/22", "192.5.86.0/23", "192.5.87.0/24", "192.5.86.0/24"),
     "tacc": SiteNetworks("10.52.0.0/22", "129.114.108.0/23", "129.114.108.0/24", "129.114.109.0/24"),
+    # NCAR's real ranges are not in the public sources: a private sharednet1 and the RFC 2544
+    # benchmarking block for "public", so no address here can be mistaken for a real one.
+    "ncar": SiteNetworks("10.56.0.0/22", "198.18.0.0/23", "198.18.0.0/24", "198.18.1.0/24"),
 }
 
 

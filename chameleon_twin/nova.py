@@ -58,11 +58,12 @@ class Nova:
         self._instance_counter = 0
         flavor_id = str(uuid.uuid5(FLAVOR_NAMESPACE, f"{site_uid}/baremetal"))
         # Resource-class scheduling: the flavor asks Placement for one whole bare-metal node.
-        self.flavor = {"id": flavor_id, "name": "baremetal", "ram": 1024, "disk": 20, "vcpus": 1, "swap": 0,
-                       "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": False,
-                       "os-flavor-access:is_public": True, "rxtx_factor": 1.0, "description": None,
-                       "extra_specs": {"resources:CUSTOM_BAREMETAL": "1", "resources:VCPU": "0",
-                                       "resources:MEMORY_MB": "0", "resources:DISK_GB": "0"}}
+        self.flavor: dict[str, Any] = {
+            "id": flavor_id, "name": "baremetal", "ram": 1024, "disk": 20, "vcpus": 1, "swap": 0,
+            "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": False,
+            "os-flavor-access:is_public": True, "rxtx_factor": 1.0, "description": None,
+            "extra_specs": {"resources:CUSTOM_BAREMETAL": "1", "resources:VCPU": "0",
+                            "resources:MEMORY_MB": "0", "resources:DISK_GB": "0"}}
 
     def public(self, path: str) -> bool:
         return path.rstrip("/") in ("", "/v2.1")
@@ -168,13 +169,13 @@ class Nova:
                                                   "security_groups": [{"name": "default"}],
                                                   "adminPass": server.admin_pass}},
                                  Location=f"{base}/v2.1/servers/{server.id}")
-        server = mine.get(rest[0])
-        if server is None:
+        target = mine.get(rest[0])
+        if target is None:
             raise NovaError(404, f"Instance {rest[0]} could not be found.")
         if rest[1:] == [] and req.method == "GET":
-            return json_response(200, {"server": server.record(now, links, self.flavor, self.neutron)})
+            return json_response(200, {"server": target.record(now, links, self.flavor, self.neutron)})
         if rest[1:] == [] and req.method == "DELETE":
-            self._delete(server, release=True)
+            self._delete(target, release=True)
             return no_content()
         raise NovaError(404, "The resource could not be found.")
 

@@ -72,7 +72,7 @@ class Server:
         record = {
             "id": self.id, "name": self.name, "status": status, "tenant_id": self.project_id,
             "user_id": self.user_id, "metadata": dict(self.metadata),
-            "hostId": hashlib.sha224((self.project_id + self.host).encode()).hexdigest() if host else "",
+            "hostId": hashlib.sha224((self.project_id + host).encode()).hexdigest() if host else "",
             "image": {"id": self.image_id, "links": links("images", self.image_id)[1:]},
             "flavor": {"vcpus": flavor["vcpus"], "ram": flavor["ram"], "disk": flavor["disk"],
                        "ephemeral": flavor["OS-FLV-EXT-DATA:ephemeral"], "swap": flavor["swap"],
@@ -164,15 +164,16 @@ def parse_launch(body: Any, user: str, glance: Glance, neutron: Neutron, keypair
 def build_server(launch: Launch, *, user: str, project: str, now: datetime, host: str | None, clock: Clock,
                  instance_name: str, site_uid: str) -> Server:
     """The new server: deploying on `host`, or bound for ERROR (no valid host) when there is none."""
+    fail_at = None if host else now + clock.scaled(SERVER_SCHEDULE_SECONDS)
     server = Server(
         id=str(uuid.uuid4()), name=launch.name, project_id=project, user_id=user, image_id=launch.image_id,
         key_name=launch.key_name, created=now, host=host, reservation=launch.reservation,
         ready_at=now + clock.scaled(SERVER_BOOT_SECONDS) if host else None,
-        fail_at=None if host else now + clock.scaled(SERVER_SCHEDULE_SECONDS),
+        fail_at=fail_at,
         instance_name=instance_name, site_uid=site_uid,
         metadata=dict(launch.metadata or {}),
         admin_pass="".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12)),
         reservation_ref="r-" + hashlib.sha1(secrets.token_bytes(8)).hexdigest()[:8])
-    if host is None:
-        server.fault = {"code": 500, "message": NO_VALID_HOST, "created": iso_z(server.fail_at)}
+    if fail_at is not None:
+        server.fault = {"code": 500, "message": NO_VALID_HOST, "created": iso_z(fail_at)}
     return server

@@ -68,6 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             response = self._dispatch(Request(request.method, request.path, request.query, body, request.headers,
                                               request.base_url))
+        if response.delay > 0:  # the call is still "running": other requests see the transitional state
+            time.sleep(response.delay)
         self._reply(response)
         if self.server.log is not None:
             millis = (time.monotonic() - started) * 1000
@@ -87,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:

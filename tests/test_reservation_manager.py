@@ -55,6 +55,28 @@ def test_capacity_refusal_is_no_capacity_and_the_record_says_failed(recorder: Re
     assert row.status == "failed" and not row.live
 
 
+class AddressRefusingCloud(FakeCloud):
+    """Blazar's floating IP plugin refuses the reserved address; the node alone is fine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str | None] = []
+
+    def lease_create(self, **kw: Any) -> Lease:
+        self.calls.append(kw.get("address_network_id"))
+        if kw.get("address_network_id"):
+            raise OpenStackError("ERROR: Not enough floating IPs available", returncode=1)
+        return super().lease_create(**kw)
+
+
+def test_an_empty_reserved_pool_is_not_a_capacity_refusal(recorder: Recorder) -> None:
+    cloud, said = AddressRefusingCloud(), []
+    lease = create_lease(cloud, recorder, name="run-lease", site="CHI@UC",  # type: ignore[arg-type]
+                         resource_properties=[], lease=WINDOW, address_network_id="PUBLIC", progress=said.append)
+    assert lease.id == "L1" and cloud.calls == ["PUBLIC", None]
+    assert "Not enough floating IPs available" in said[0] and "ad hoc address" in said[0]
+
+
 def test_service_unit_refusal_names_both_figures_and_its_own_exit_code(recorder: Recorder) -> None:
     refused = OpenStackError("ERROR: Reservation for project CHI-1 would spend 336.0 SUs, only 20.5 left",
                              returncode=1)

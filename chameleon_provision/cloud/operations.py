@@ -251,8 +251,10 @@ class Cloud:
     def hosts(self, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         if not fresh and (early := self._early("hosts")):
             return list(early.result())
-        # The default columns omit reservable/disabled; -c ignores a column no host has.
-        columns = ("id", "hypervisor_hostname", "uid", "node_name", "node_type", "su_factor", "reservable", "disabled")
+        # The default columns omit reservable/disabled. Only keys every host carries: the CLI takes its
+        # columns from the first host and fails with KeyError on a later one that lacks one (doni-enrolled
+        # hosts have no `uid`); the hypervisor_hostname is the node's uid anyway.
+        columns = ("id", "hypervisor_hostname", "node_name", "node_type", "su_factor", "reservable", "disabled")
         return list(self.run("reservation", "host", "list", *(a for c in columns for a in ("-c", c))) or [])
 
     def allocations(self, *, fresh: bool = False) -> list[Mapping[str, Any]]:

@@ -47,7 +47,9 @@ def _create(cloud: Cloud, recorder: Recorder, name: str, site: str, resource_pro
                                          start=lease.start, end=lease.end, address_network_id=address_network_id)
             confirm(created.id, end=lease.end)
     except OpenStackError as exc:
-        if "Not enough" in exc.message:
+        # Blazar's floating IP plugin also says "Not enough ..." ("Not enough floating IPs available"):
+        # that one is the address pool, which create_lease answers with an ad hoc address instead.
+        if "Not enough" in exc.message and not (address_network_id and _ADDRESS_REFUSAL.search(exc.message)):
             raise NoCapacityError(f"Blazar at {site} refused the lease: {exc.message.split(': ', 1)[-1]}") from exc
         if refusal := _SU_REFUSAL.search(exc.message):
             raise AllocationExceeded(f"{site} refused the lease: {refusal.group(0).strip()}",

@@ -8,23 +8,26 @@ from typing import Any
 import pytest
 
 from chameleon_twin import inventory
+from chameleon_twin.balance import BalanceService
 from chameleon_twin.blazar import BlazarService
+from chameleon_twin.blazar_fips import FloatingIpPool
 from chameleon_twin.clock import Clock
 from chameleon_twin.http import Request, Response
 
-PROJECT = {"x-twin-project-id": "p1", "x-twin-user-id": "u1"}
+PROJECT = {"x-twin-project-id": "p1", "x-twin-user-id": "u1", "x-twin-project-name": "CHI-000000"}
 UC_HOSTS = inventory.blazar_hosts("uc")
 TYPE_OF = {h["id"]: h["node_type"] for h in UC_HOSTS}
-THREADS_OF = {h["id"]: h["architecture.smt_size"] for h in UC_HOSTS}
+THREADS_OF = {h["id"]: h.get("architecture.smt_size") for h in UC_HOSTS}
+RESERVED = [f"192.5.86.{n}" for n in range(2, 7)]  # a pool of five reservable addresses on network "NET"
 
 
 class Hooks:
     def __init__(self) -> None:
-        self.reserved: list[tuple[str, str, int]] = []
+        self.reserved: list[tuple[str, str, list[str]]] = []
         self.released: list[tuple[str, list[str]]] = []
 
-    def reserve_floating_ips(self, reservation_id: str, network_id: str, amount: int) -> None:
-        self.reserved.append((reservation_id, network_id, amount))
+    def reserve_floating_ips(self, reservation_id: str, network_id: str, addresses: list[str]) -> None:
+        self.reserved.append((reservation_id, network_id, addresses))
 
     def release_reservation(self, reservation_id: str, hostnames: list[str]) -> None:
         self.released.append((reservation_id, hostnames))
@@ -43,7 +46,8 @@ def hooks() -> Hooks:
 
 @pytest.fixture
 def blazar(clock: Clock, hooks: Hooks) -> BlazarService:
-    return BlazarService("CHI@UC", UC_HOSTS, clock, hooks)
+    return BlazarService("CHI@UC", UC_HOSTS, clock, hooks, fips=FloatingIpPool("NET", RESERVED),
+                         balance=BalanceService())
 
 
 def call(blazar: BlazarService, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
@@ -121,12 +125,13 @@ def test_node_type_filter(blazar: BlazarService, op: str) -> None:
 
 
 def test_compound_and_filter_narrows_a_mixed_type(blazar: BlazarService) -> None:
+    # gpu_v100's old hosts say "V100" in gpu.gpu_model for both kinds; gpu.gpu_name tells them apart.
     props = ('["and", ["==", "$node_type", "gpu_v100"], '
-             '["==", "$gpu.gpu_model", "GV100GL [Tesla V100 PCIe 32GB]"]]')
+             '["==", "$gpu.gpu_name", "GV100GL [Tesla V100 PCIe 32GB]"]]')
     lease = created(blazar, host_res(props))
     (host_id,) = hosts_of(blazar, lease)
     host = call(blazar, "GET", f"/os-hosts/{host_id}").body["host"]
-    assert host["gpu.gpu_model"] == "GV100GL [Tesla V100 PCIe 32GB]"
+    assert (host["gpu.gpu_model"], host["gpu.gpu_name"]) == ("V100", "GV100GL [Tesla V100 PCIe 32GB]")
     assert create(blazar, host_res(props)).status == 500  # the only PCIe V100 is taken
 
 
@@ -226,6 +231,8 @@ def test_state_transitions_and_hooks(blazar: BlazarService, clock: Clock, hooks:
     fip = {"amount": 2, "network_id": "NET", "resource_type": "virtual:floatingip", "required_floatingips": []}
     lease = created(blazar, host_res(node_type("gpu_rtx_6000")), fip, hours=2)
     host_rid, fip_rid = (r["id"] for r in lease["reservations"])
+    assert status(blazar, lease["id"]) == "CREATING"  # others see it while Blazar writes it
+    clock.advance(5)
     assert status(blazar, lease["id"]) == "STARTING"
     assert hooks.reserved == []
     clock.advance(61)
@@ -234,8 +241,11 @@ def test_state_transitions_and_hooks(blazar: BlazarService, clock: Clock, hooks:
     assert {r["status"] for r in shown["reservations"]} == {"active"}
     assert shown["events"][0]["status"] == "DONE"
     assert status(blazar, lease["id"]) == "ACTIVE"
-    assert hooks.reserved == [(fip_rid, "NET", 2)]  # once, however often it is read
-    clock.advance(3 * 3600)
+    assert hooks.reserved == [(fip_rid, "NET", RESERVED[:2])]  # once, however often it is read
+    clock.advance(2 * 3600 - 66)
+    shown = call(blazar, "GET", f"/leases/{lease['id']}").body["lease"]
+    assert shown["status"] == "TERMINATING" and shown["events"][1]["status"] == "IN_PROGRESS"
+    clock.advance(3600)
     shown = call(blazar, "GET", f"/leases/{lease['id']}").body["lease"]
     assert shown["status"] == "TERMINATED"
     assert {r["status"] for r in shown["reservations"]} == {"deleted"}
@@ -251,6 +261,8 @@ def test_state_transitions_and_hooks(blazar: BlazarService, clock: Clock, hooks:
 def test_future_lease_waits_in_pending(blazar: BlazarService, clock: Clock) -> None:
     start = clock.now().replace(second=0, microsecond=0) + timedelta(minutes=10)
     lease = created(blazar, start=fmt(start), end=fmt(start + timedelta(hours=1)))
+    assert status(blazar, lease["id"]) == "CREATING"
+    clock.advance(5)
     assert status(blazar, lease["id"]) == "PENDING"
     clock.advance((start - clock.now()).total_seconds() - 1)
     assert status(blazar, lease["id"]) == "PENDING"
@@ -262,11 +274,16 @@ def test_future_lease_waits_in_pending(blazar: BlazarService, clock: Clock) -> N
 
 def test_delete_while_starting_is_refused(blazar: BlazarService, clock: Clock, hooks: Hooks) -> None:
     lease = created(blazar)
+    clock.advance(5)
     resp = call(blazar, "DELETE", f"/leases/{lease['id']}")
     assert (resp.status, resp.body["error_message"]) == (409, "Cannot delete lease in state STARTING")
     clock.advance(61)
     assert call(blazar, "DELETE", f"/leases/{lease['id']}").status == 204
     assert len(hooks.released) == 1
+    assert status(blazar, lease["id"]) == "DELETING"
+    resp = call(blazar, "DELETE", f"/leases/{lease['id']}")
+    assert (resp.status, resp.body["error_message"]) == (500, "Invalid lease status.")
+    clock.advance(61)
     resp = call(blazar, "GET", f"/leases/{lease['id']}")
     assert (resp.status, resp.body["error_message"]) == (404, f"Object with {{'lease_id': '{lease['id']}'}} not found")
     assert call(blazar, "DELETE", "/leases/nope").status == 404
@@ -335,6 +352,9 @@ def test_lease_error_injection(blazar: BlazarService, clock: Clock) -> None:
 def test_extend_only_near_the_end(blazar: BlazarService, clock: Clock) -> None:
     lease = created(blazar, hours=72)
     end = datetime.strptime(lease["end_date"], "%Y-%m-%dT%H:%M:%S.%f")
+    resp = call(blazar, "PUT", f"/leases/{lease['id']}", {"end_date": fmt(end - timedelta(hours=1))})
+    assert (resp.status, resp.body["error_message"]) == (500, "Invalid lease status.")  # still CREATING
+    clock.advance(70)
     resp = call(blazar, "PUT", f"/leases/{lease['id']}", {"end_date": fmt(end + timedelta(days=1))})
     assert (resp.status, resp.body["error_message"]) == (
         400, "Lease can only be extended within 172800 seconds of the leases current end time.")
@@ -400,4 +420,4 @@ def test_projects_see_their_own_leases(blazar: BlazarService) -> None:
     assert call(blazar, "GET", f"/leases/{lease['id']}", headers=other).status == 403
     snapshot = blazar.snapshot()
     assert [x["id"] for x in snapshot["leases"]] == [lease["id"]]
-    assert snapshot["leases"][0]["status"] == "STARTING" and snapshot["allocations"]
+    assert snapshot["leases"][0]["status"] == "CREATING" and snapshot["allocations"]

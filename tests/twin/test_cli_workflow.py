@@ -23,7 +23,7 @@ from helpers import Openstack, admin, ok
 from chameleon_provision.cloud.openstack_cli import decode_listish, parse_json_output
 from chameleon_twin import inventory
 from chameleon_twin.clock import SERVER_BOOT_SECONDS
-from chameleon_twin.images import CATALOG
+from chameleon_twin.images import site_catalog
 from chameleon_twin.server import TwinServer
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +91,7 @@ def test_uc_gpu_workflow(twin: TwinServer, openstack: Openstack, tmp_path: Path)
     assert set(token) == {"expires", "id", "project_id", "user_id"}
 
     names = {image["Name"] for image in ok(openstack("image", "list"))}
-    assert {spec.name for spec in CATALOG} <= names
+    assert {spec.name for spec in site_catalog("uc")} == names
     assert [f["Name"] for f in ok(openstack("flavor", "list"))] == ["baremetal"]
     sharednet = ok(openstack("network", "show", "sharednet1"))
     assert sharednet["shared"] is True and sharednet["router:external"] is False and sharednet["subnets"]
@@ -227,4 +227,4 @@ def test_interactive_mode_runs_several_commands_in_one_process(twin: TwinServer,
     assert rc == 1  # cliff's interactive mode always exits 1 (openstack-cli.md §5)
     first_end = out.index("]") + 1
     images, flavors = (parse_json_output(part, command="interactive") for part in (out[:first_end], out[first_end:]))
-    assert len(images) == len(CATALOG) and flavors[0]["Name"] == "baremetal"
+    assert len(images) == len(site_catalog("uc")) and flavors[0]["Name"] == "baremetal"

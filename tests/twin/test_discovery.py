@@ -39,8 +39,10 @@ def test_root_document(api: DiscoveryService) -> None:
 def test_sites_collection(api: DiscoveryService) -> None:
     body = ok(api, "/sites")
     assert set(body) == ENVELOPE
-    assert body["total"] == 2 and body["offset"] == 0
-    assert {s["uid"]: s["name"] for s in body["items"]} == {"tacc": "CHI@TACC", "uc": "CHI@UC"}
+    assert body["total"] == 3 and body["offset"] == 0
+    assert {s["uid"]: s["name"] for s in body["items"]} == {"tacc": "CHI@TACC", "uc": "CHI@UC", "ncar": "CHI@NCAR"}
+    ncar = next(s for s in body["items"] if s["uid"] == "ncar")
+    assert ncar["web"] == "https://chi.hpc.ucar.edu" and ncar["site_class"] == "baremetal"
     assert body["links"] == [{"rel": "self", "href": "/sites"}, {"rel": "parent", "href": "/"}]
     uc = next(s for s in body["items"] if s["uid"] == "uc")
     assert uc["web"] == "https://chi.uc.chameleoncloud.org" and uc["site_class"] == "baremetal"

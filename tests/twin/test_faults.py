@@ -97,7 +97,7 @@ def test_services_need_a_token_from_the_same_site(app: TwinApp) -> None:
 
 def test_state_clock_and_reset(app: TwinApp) -> None:
     state = send(app, "GET", "/_twin/state").body
-    assert set(state["sites"]) == {"CHI@UC", "CHI@TACC"}
+    assert set(state["sites"]) == {"CHI@UC", "CHI@TACC", "CHI@NCAR"}
     assert {"keypairs", "servers", "floating_ips", "ports", "blazar"} <= set(state["sites"]["CHI@UC"])
     before = app.clock.now()
     moved = send(app, "POST", "/_twin/clock/advance", {"seconds": 3600})

@@ -24,6 +24,7 @@ TACC_COUNTS = {
     "compute_gigaio": 6, "compute_liqid": 8, "gpu_h100": 2, "gpu_mi100": 8, "gpu_pontevecchio": 2, "gpu_p100": 15,
     "gpu_p100_nvlink": 4, "gpu_p100_v100": 1, "gpu_k80": 2, "gpu_m40": 2, "storage": 20, "storage_hierarchy": 2,
 }
+NCAR_COUNTS = {"compute_zen5_grado": 40, "arm_thunder": 4}
 
 
 def _of_type(site: str, node_type: str) -> list[dict[str, Any]]:
@@ -32,15 +33,16 @@ def _of_type(site: str, node_type: str) -> list[dict[str, Any]]:
 
 def _gpu_mix(nodes: list[dict[str, Any]]) -> Counter[str]:
     return Counter(f"{n['gpu']['gpu_count']}x {n['gpu']['gpu_vendor']} {n['gpu']['gpu_model']}"
-                   if n["gpu"]["gpu"] else "none" for n in nodes)
+                   if (n.get("gpu") or {}).get("gpu") else "none" for n in nodes)
 
 
 def test_sites_map_region_names_to_uids() -> None:
-    assert inventory.SITES == {"CHI@UC": "uc", "CHI@TACC": "tacc"}
-    assert [s["name"] for s in inventory.site_records()] == ["CHI@TACC", "CHI@UC"]
+    assert inventory.SITES == {"CHI@UC": "uc", "CHI@TACC": "tacc", "CHI@NCAR": "ncar"}
+    assert [s["name"] for s in inventory.site_records()] == ["CHI@NCAR", "CHI@TACC", "CHI@UC"]
 
 
-@pytest.mark.parametrize(("site", "counts", "total"), [("uc", UC_COUNTS, 132), ("tacc", TACC_COUNTS, 313)])
+@pytest.mark.parametrize(("site", "counts", "total"), [("uc", UC_COUNTS, 132), ("tacc", TACC_COUNTS, 313),
+                                                       ("ncar", NCAR_COUNTS, 44)])
 def test_counts_per_type_are_chameleons(site: str, counts: dict[str, int], total: int) -> None:
     nodes = inventory.node_records(site)
     assert len(nodes) == total
@@ -56,13 +58,14 @@ def test_uc_only_and_tacc_only_types() -> None:
 
 def test_uids_unique_and_equal_to_blazar_hypervisor_hostnames() -> None:
     all_uids: list[str] = []
-    for site in ("uc", "tacc"):
+    for site in ("uc", "tacc", "ncar"):
         nodes = inventory.node_records(site)
         hosts = inventory.blazar_hosts(site)
-        assert [h["hypervisor_hostname"] for h in hosts] == [n["uid"] for n in nodes]
-        assert [h["uid"] for h in hosts] == [n["uid"] for n in nodes]
+        assert sorted(h["hypervisor_hostname"] for h in hosts) == sorted(n["uid"] for n in nodes)
+        # Old hosts also carry the uid as a capability; doni-enrolled ones do not.
+        assert all(h["uid"] == h["hypervisor_hostname"] for h in hosts if "uid" in h)
         assert len({h["id"] for h in hosts}) == len(hosts)
-        assert all(isinstance(h["id"], str) and h["id"].isdigit() for h in hosts)
+        assert all(isinstance(h["id"], str) and (h["id"].isdigit() or "uid" not in h) for h in hosts)
         all_uids += [n["uid"] for n in nodes]
     assert len(set(all_uids)) == len(all_uids)
 
@@ -118,7 +121,8 @@ def test_blazar_hosts_flatten_capabilities_as_strings() -> None:
     node = _of_type("uc", "gpu_rtx_6000")[0]
     host = next(h for h in inventory.blazar_hosts("uc") if h["hypervisor_hostname"] == node["uid"])
     assert host["gpu.gpu"] == "True"
-    assert host["gpu.gpu_model"] == node["gpu"]["gpu_model"]
+    assert host["gpu.gpu_model"] == "RTX 6000"  # what Blazar kept; the API now says the PCI name
+    assert node["gpu"]["gpu_model"] == "TU102GL [Quadro RTX 6000/8000]"
     assert host["architecture.smt_size"] == "48"
     assert host["main_memory.ram_size"] == str(192 * 2**30)
     assert host["network_adapters.0.mac"] == node["network_adapters"][0]["mac"]
@@ -149,7 +153,17 @@ def _disk_gb(label: str) -> str:
     return f"{int(number) * (1000 if unit == 'TB' else 1)} GB"
 
 
-@pytest.mark.parametrize("site", ["uc", "tacc"])
+def test_ncar_records_keep_their_own_shape() -> None:
+    zen5 = _of_type("ncar", "compute_zen5_grado")
+    assert all("gpu" not in n and n["placement"] == {} and n["boot_mode"] == "uefi" for n in zen5)
+    assert Counter(len(n["network_adapters"]) for n in zen5) == {2: 36, 1: 4}
+    thunder = _of_type("ncar", "arm_thunder")
+    assert [n["node_name"] for n in thunder] == ["tharm01", "tharm02", "tharm03", "tharm04"]
+    assert all(n["main_memory"] == {"ram_size": 135291469824} and "placement" not in n for n in thunder)
+    assert thunder[0]["storage_devices"][0] == {"device": "sda", "model": "ST2000NX0253", "size": 2000398934016}
+
+
+@pytest.mark.parametrize("site", ["uc", "tacc", "ncar"])
 def test_matches_chameleon_summary(site: str) -> None:
     summary = _summary()[site]
     nodes = inventory.node_records(site)
@@ -160,10 +174,10 @@ def test_matches_chameleon_summary(site: str) -> None:
         assert Counter(n["architecture"]["platform_type"] for n in mine) == facts["platform_type"], node_type
         assert Counter(n["processor"]["model"] for n in mine) == facts["cpu_model"], node_type
         assert Counter(str(n["architecture"]["smt_size"]) for n in mine) == facts["smt_size_logical_cpus"], node_type
-        assert Counter(n["main_memory"]["humanized_ram_size"] for n in mine) == facts["ram"], node_type
+        assert Counter(n["main_memory"].get("humanized_ram_size", "null") for n in mine) == facts["ram"], node_type
         assert _gpu_mix(mine) == facts["gpu"], node_type
-        first_disks = Counter(n["storage_devices"][0]["humanized_size"] if n["storage_devices"] else "none"
-                              for n in mine)
+        first_disks = Counter(n["storage_devices"][0].get("humanized_size", "none") if n["storage_devices"]
+                              else "none" for n in mine)
         expected: Counter[str] = Counter()
         for label, count in facts["first_disk"].items():  # "2 TB" and "2000 GB" are the same disk
             expected[_disk_gb(label)] += count

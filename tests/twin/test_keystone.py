@@ -116,3 +116,26 @@ def test_unscoped_password_token_has_no_catalog(uc: Keystone) -> None:
     del body["auth"]["scope"]
     status, resp, _ = post_token(uc, body)
     assert status == 201 and "catalog" not in resp["token"] and "project" not in resp["token"]
+
+
+def test_a_member_reads_their_own_project_and_no_other(uc: Keystone) -> None:
+    _, _, headers = post_token(uc, password_body())
+    auth = {"x-auth-token": headers["X-Subject-Token"]}
+
+    def get(path: str, token: dict[str, str] = auth) -> tuple[int, dict]:
+        resp = uc.handle(Request("GET", path, headers=token, base_url=BASE))
+        return resp.status, resp.body
+
+    status, body = get(f"/v3/projects/{uc.project_id}")
+    assert status == 200 and body["project"]["name"] == PROJECT_NAME and body["project"]["domain_id"] == "default"
+    assert body["project"]["links"]["self"] == f"{BASE}/uc/identity/v3/projects/{uc.project_id}"
+    status, body = get("/v3/auth/projects")
+    assert status == 200 and [p["id"] for p in body["projects"]] == [uc.project_id]
+    assert get(f"/v3/users/{uc.user_id}/projects")[1]["projects"][0]["name"] == PROJECT_NAME
+    status, body = get(f"/v3/projects/{'0' * 32}")
+    assert status == 403 and body["error"]["message"] == (
+        "You are not authorized to perform the requested action: identity:get_project.")
+    assert get("/v3/projects")[0] == 403
+    assert get(f"/v3/projects/{uc.project_id}", {})[0] == 401
+    tacc = Keystone("CHI@TACC", "tacc")
+    assert tacc.handle(Request("GET", "/v3/auth/projects", headers=auth, base_url=BASE)).status == 401

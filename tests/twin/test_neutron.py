@@ -93,7 +93,7 @@ def test_exhausted_pool_is_a_409(neutron: Neutron) -> None:
 
 def test_blazar_reserved_floating_ips_are_tagged_and_from_their_own_pool(neutron: Neutron) -> None:
     neutron.exhaust_adhoc_pool()  # a separate pool: still available
-    neutron.reserve_floating_ips("res-9", neutron.public["id"], 2)
+    neutron.reserve_floating_ips("res-9", neutron.public["id"], neutron.reserved_range()[:2])
     tagged = call(neutron, "GET", "/v2.0/floatingips", tags="reservation:res-9").body["floatingips"]
     assert len(tagged) == 2
     assert all(f["tags"] == ["blazar", "reservation:res-9"] and f["floating_ip_address"].startswith("192.5.86.")
@@ -102,6 +102,17 @@ def test_blazar_reserved_floating_ips_are_tagged_and_from_their_own_pool(neutron
     assert len(call(neutron, "GET", "/v2.0/floatingips", **{"tags-any": "blazar,x"}).body["floatingips"]) == 2
     neutron.release_reservation_fips("res-9")
     assert neutron.fips == {}
+
+
+def test_floating_ip_quota_is_neutrons_over_quota(neutron: Neutron) -> None:
+    neutron.reserve_floating_ips("res-1", neutron.public["id"], neutron.reserved_range()[:1])  # counts too
+    neutron.floatingip_quota[PROJECT] = 2
+    assert create_fip(neutron).status == 201
+    over = create_fip(neutron)
+    assert over.status == 409
+    assert over.body["NeutronError"] == {"type": "OverQuota", "detail": "",
+                                         "message": "Quota exceeded for resources: ['floatingip']."}
+    assert neutron.quota("someone-else") == 50  # Neutron's default
 
 
 def test_tacc_addresses() -> None:

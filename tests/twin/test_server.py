@@ -114,7 +114,8 @@ def test_env_matches_the_shared_builder(twin: TwinServer) -> None:
     assert env == twin_env(twin.base_url, "CHI@TACC")
     assert env["OS_AUTH_URL"] == f"{twin.base_url}/tacc/identity/v3" and env["OS_REGION_NAME"] == "CHI@TACC"
     assert env["PROVISION_SITE_AUTH_URLS"] == (f"CHI@UC={twin.base_url}/uc/identity/v3,"
-                                               f"CHI@TACC={twin.base_url}/tacc/identity/v3")
+                                               f"CHI@TACC={twin.base_url}/tacc/identity/v3,"
+                                               f"CHI@NCAR={twin.base_url}/ncar/identity/v3")
     assert env["CHAMELEON_API_URL"] == f"{twin.base_url}/api"
     appcred = twin.env(auth="appcred")
     assert appcred["OS_AUTH_TYPE"] == "v3applicationcredential" and "OS_USERNAME" not in appcred

@@ -38,7 +38,7 @@ ENTRY_POINTS = {
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_env_prints_an_openrc_that_bash_can_eval(entry: str) -> None:
     command = shlex.join(ENTRY_POINTS[entry]("env", "--port", "9123", "--site", "CHI@TACC"))
-    shell = f'eval "$({command})"; env | grep -E "^(OS_|CHAMELEON_|PROVISION_)" | sort'
+    shell = f'eval "$({command})"; env | grep -E "^(OS_|CHAMELEON_|CHI_|PROVISION_)" | sort'
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True,
                          env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}).stdout
     env = dict(line.split("=", 1) for line in out.splitlines())
@@ -47,9 +47,10 @@ def test_env_prints_an_openrc_that_bash_can_eval(entry: str) -> None:
     assert env["OS_USERNAME"] == "twin-user" and env["OS_PROJECT_NAME"] == "CHI-000000"
     assert env["OS_USER_DOMAIN_NAME"] == env["OS_PROJECT_DOMAIN_NAME"] == "Default"
     assert env["OS_IDENTITY_API_VERSION"] == "3" and env["OS_INTERFACE"] == "public"
-    assert env["CHAMELEON_API_URL"] == "http://127.0.0.1:9123/api"
+    assert env["CHAMELEON_API_URL"] == env["CHI_RESOURCE_API_URL"] == "http://127.0.0.1:9123/api"
     assert env["PROVISION_SITE_AUTH_URLS"] == ("CHI@UC=http://127.0.0.1:9123/uc/identity/v3,"
-                                               "CHI@TACC=http://127.0.0.1:9123/tacc/identity/v3")
+                                               "CHI@TACC=http://127.0.0.1:9123/tacc/identity/v3,"
+                                               "CHI@NCAR=http://127.0.0.1:9123/ncar/identity/v3")
 
 
 def test_env_quotes_values_and_offers_the_application_credential() -> None:
@@ -67,7 +68,8 @@ def test_env_quotes_values_and_offers_the_application_credential() -> None:
 def test_env_unknown_site_is_a_one_line_error(entry: str) -> None:
     proc = subprocess.run(ENTRY_POINTS[entry]("env", "--site", "CHI@NOWHERE"), capture_output=True, text=True)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.strip().splitlines() == ["Error: unknown site 'CHI@NOWHERE'; the twin has CHI@UC, CHI@TACC"]
+    assert proc.stderr.strip().splitlines() == [
+        "Error: unknown site 'CHI@NOWHERE'; the twin has CHI@UC, CHI@TACC, CHI@NCAR"]
 
 
 @pytest.mark.parametrize(("entry", "stop_signal"), [("chameleon-twin", signal.SIGTERM),
