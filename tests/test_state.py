@@ -184,7 +184,7 @@ def test_failed_migration_leaves_the_old_layout(tmp_path: Path, monkeypatch: pyt
 
 def _writer(path: str, worker: int, start: Barrier, errors: multiprocessing.Queue[str]) -> None:
     try:
-        start.wait(60)
+        start.wait(300)  # spawned interpreters can take a while to start on a loaded machine
         store = StateStore(Path(path))  # all open a brand-new file at once: they race to migrate it
         for i in range(15):
             run = f"w{worker}-{i}"
@@ -205,7 +205,7 @@ def test_concurrent_runs_share_one_database(tmp_path: Path) -> None:
     for p in procs:
         p.start()
     for p in procs:
-        p.join(120)
+        p.join(400)
     problems = []
     while True:
         try:

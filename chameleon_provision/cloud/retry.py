@@ -58,8 +58,8 @@ def service_of(command: str) -> str:
 def explain(exc: OpenStackError) -> OpenStackError:
     """The same error with a message that names the service, the HTTP status and the CLI's own line."""
     status = http_status(exc)
-    if status is None:
-        return exc
+    if status is None or isinstance(exc, AuthenticationError) or (status < 500 and status != 429):
+        return exc  # a refusal's own line says what to fix; only server-side failures come as HTML or noise
     line = _cli_line(exc.stderr or exc.message)
     message = f"{service_of(exc.command)} answered HTTP {status} {_REASONS.get(status, '')}".rstrip()
     message += f" to `{exc.command}`" if exc.command else ""
