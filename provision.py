@@ -230,7 +230,7 @@ def doctor(opts: Common) -> None:
 
 # The twin is its own package (`chameleon-twin`); loading it lazily keeps it out of every other command.
 cli.add_command(LazyGroup("twin", "chameleon_twin.cli:twin_group",
-                          help="Run the local Chameleon twin (CHI@UC and CHI@TACC) for demos and tests."))
+                          help="Run the local Chameleon twin (CHI@UC, CHI@TACC and CHI@NCAR) for demos and tests."))
 
 
 def main(argv: list[str] | None = None) -> None:
