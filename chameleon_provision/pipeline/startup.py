@@ -79,7 +79,7 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         files = [EnvFile(f.path, {k: v for k, v in f.usable().items()
                                   if not k.startswith("OS_") and k not in _CLOUD_ENDPOINTS}) for f in files]
         settings = load_settings(flags, env, files)
-        streams.progress(f"twin: CHI@UC and CHI@TACC at {server.base_url} (in this process)")
+        streams.progress(f"twin: CHI@UC, CHI@TACC and CHI@NCAR at {server.base_url} (in this process)")
         _describe(streams, settings)
         with Session(settings, streams) as session:
             yield session
