@@ -112,7 +112,7 @@ def test_too_small_a_balance_is_exit_15_and_leaves_nothing(twin: TwinServer, clo
 
 def test_a_168_hour_lease_provisions(twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain,
                                      openstack: Openstack) -> None:
-    code, out, err = run_main(CPU_REPO, "--hours", "168", "--yes", "--json")
+    code, out, err = run_main(CPU_REPO, "--hours", "168", "--yes", "--max-su", "200", "--json")  # 168 SU
     assert code == 0, err
     doc = json.loads(out)
     lease = ok(openstack("reservation", "lease", "show", doc["lease"]["id"]))
