@@ -245,7 +245,11 @@ class Cloud:
         self.run("server", "delete", server_id, output="none")
 
     def server_add_floating_ip(self, server_id: str, address: str) -> None:
-        self.run("server", "add", "floating", "ip", server_id, address, output="none")
+        """Attach; after a passing failure, attach again unless the server already shows the address."""
+        def make() -> bool:
+            self.run("server", "add", "floating", "ip", server_id, address, output="none")
+            return True
+        self._create(make, lambda: True if self.server_show(server_id).has_address(address) else None)
 
     # Blazar
     def hosts(self, *, fresh: bool = False) -> list[Mapping[str, Any]]:
