@@ -129,7 +129,10 @@ def main() -> None:
                 continue
             started = time.monotonic()
             _, code, remaining, status, _ = case(twin, base, name, fault, sig, then)
-            good = remaining == "0L 0S 0F" and status == wanted if wanted != "ready" else code == 0 and status == "ready"
+            if wanted == "ready":
+                good = code == 0 and status == "ready"
+            else:
+                good = remaining == "0L 0S 0F" and status == wanted
             rows.append(good)
             print(f"{name:36} {code:>4}  {remaining:12} {status:12} {'ok' if good else 'MISS'}"
                   f"  ({time.monotonic() - started:.0f} s)", flush=True)
