@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 RATE_LIMIT_WAIT = 5.0
-_STATUS = re.compile(r"(?:HttpException: |\(HTTP |HTTP |<h1>|^ERROR: )(\d{3})\b", re.MULTILINE)
+_STATUS = re.compile(r"(?:HttpException: |\(HTTP |HTTP |<h1>|^ERROR: |(?:Server|Client) Error for url: \S+, )(\d{3})\b",
+                     re.MULTILINE)
 _NETWORK = re.compile(r"(?i)unable to establish connection|connection (?:aborted|reset|refused)|remotedisconnected"
                       r"|read timed out|timed out|did not finish within|temporarily unavailable")
 _SERVICES = {"token": "Keystone", "project": "Keystone", "reservation": "Blazar", "server": "Nova",

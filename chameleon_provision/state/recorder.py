@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from chameleon_provision.errors import OpenStackError
 from chameleon_provision.state.store import StateStore
+
+# What a service says when it turns a create down outright (capacity, balance, quota, a bad request).
+_REFUSED = re.compile(r"(?i)not enough|would spend|quota exceeded|no more ip addresses|already exists|"
+                      r"\(HTTP 4\d\d\)|HttpException: 4\d\d|malformed|invalid|bad request")
 
 
 class Recorder:
@@ -28,9 +33,10 @@ class Recorder:
         try:
             yield confirm
         except OpenStackError as exc:
-            # The CLI answered with an error, so nothing was made; a timeout or a crash leaves the
-            # row in 'creating' so teardown still looks for the resource by its unique name.
-            if exc.returncode is not None:
+            # Only a refusal of the request proves nothing was made. Anything else (a timeout, a crash,
+            # or a create whose follow-up read failed after the resource was made) leaves the row in
+            # 'creating', so teardown looks for the resource by its unique name before calling it gone.
+            if exc.returncode is not None and _REFUSED.search(f"{exc.stderr}\n{exc.message}"):
                 self.store.mark(row, "failed", detail={"error": exc.message})
             raise
 
