@@ -56,6 +56,12 @@ class FakeCloud:
         return Server(server_id, "srv", "ACTIVE", {"sharednet1": ("10.140.0.5", *self.shows)})
 
 
+@pytest.fixture(autouse=True)
+def no_in_flight_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is in flight in a fake cloud: an unfound interrupted create is not waited for."""
+    monkeypatch.setattr("chameleon_provision.pipeline.teardown.IN_FLIGHT_GRACE", 0.0)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> StateStore:
     s = StateStore(tmp_path / "state.db")

@@ -75,6 +75,12 @@ def cli_error(stderr: str) -> OpenStackError:
     return OpenStackError(f"`openstack x` failed: {stderr}", command="x", stderr=stderr, returncode=1)
 
 
+@pytest.fixture(autouse=True)
+def no_in_flight_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is in flight in a fake cloud: an unfound interrupted create is not waited for."""
+    monkeypatch.setattr("chameleon_provision.pipeline.teardown.IN_FLIGHT_GRACE", 0.0)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> StateStore:
     s = StateStore(tmp_path / "state.db")
@@ -234,3 +240,24 @@ def record(kind: str, name: str, cloud_id: str | None) -> ResourceRecord:
 ])
 def test_manual_command_uses_the_id_else_the_name(kind: str, cloud_id: str | None, expected: str) -> None:
     assert manual_command(record(kind, "prov-x", cloud_id)) == expected
+
+
+def test_an_interrupted_create_still_in_flight_is_waited_for(store: StateStore,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+C does not stop a request already sent: the lease appears a moment after the interrupt."""
+    monkeypatch.setattr("chameleon_provision.pipeline.teardown.IN_FLIGHT_GRACE", 5.0)
+    add(store, "lease", "prov-lease-r1", None, status="creating")
+    log: list[tuple[str, str, str]] = []
+    cloud = FakeCloud(UC, log)
+    reads = {"n": 0}
+    real = cloud.leases
+
+    def late() -> list[dict[str, str]]:
+        reads["n"] += 1
+        if reads["n"] == 3:
+            cloud.leases_.append(lease("L-late", "prov-lease-r1"))
+        return real()
+
+    cloud.leases = late  # type: ignore[method-assign]
+    result = teardown(store, "r1", lambda site: cloud, poll=0.01)
+    assert deletes(log) == [("lease_delete", "L-late")] and result.left == ()

@@ -40,6 +40,9 @@ def manual_command(r: ResourceRecord) -> str:
 _GONE = {"server": ("DELETED", "SOFT_DELETED"), "lease": ("TERMINATED", "TERMINATING", "DELETING")}
 
 
+IN_FLIGHT_GRACE = 15.0  # seconds an interrupted create is given to appear before it counts as never made
+
+
 class _Ambiguous(Exception):
     """More than one cloud resource answers to a row that has no id: deleting any could hit someone else's."""
 
@@ -85,6 +88,13 @@ def _delete(cloud: Cloud, kind: str, cloud_id: str) -> None:
 def remove(cloud: Cloud, r: ResourceRecord, wait: float, poll: float) -> str | None:
     """Delete by id and read it back until it is gone; None when gone, else why it is still there."""
     found = locate(cloud, r)
+    if found is None and r.cloud_id is None:
+        # An interrupted create may still be on its way to the cloud (Ctrl+C does not stop a request
+        # already sent): look again for a little while before calling it never made.
+        deadline = time.monotonic() + min(wait, IN_FLIGHT_GRACE)
+        while found is None and time.monotonic() < deadline:
+            time.sleep(poll or 0.5)
+            found = locate(cloud, r)
     if _gone(r.kind, found):
         return None
     assert found is not None
