@@ -75,3 +75,20 @@ def run_main(capsys: pytest.CaptureFixture[str]) -> RunMain:
         out, err = capsys.readouterr()
         return int(info.value.code or 0), out, err
     return run
+
+
+@pytest.fixture
+def cloud_env(twin: TwinServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment points at the twin's CHI@UC, with fast polls and no SSH wait."""
+    env = twin.env("CHI@UC")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PROVISION_POLL_SECONDS", "0.3")
+    monkeypatch.setenv("PROVISION_SSH_TIMEOUT", "0")
+    return env
+
+
+@pytest.fixture
+def no_in_flight_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is in flight in a fake cloud: an unfound interrupted create is not waited for."""
+    monkeypatch.setattr("chameleon_provision.pipeline.teardown.IN_FLIGHT_GRACE", 0.0)

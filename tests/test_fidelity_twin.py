@@ -25,13 +25,7 @@ CPU_REPO = str(ROOT / "examples" / "pandas-sklearn")
 BLAZAR_DATE = "%Y-%m-%dT%H:%M:%S.%f"
 
 
-@pytest.fixture
-def cloud_env(twin: TwinServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = twin.env("CHI@UC")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PROVISION_POLL_SECONDS", "0.3")
-    return env
+
 
 
 def held(twin: TwinServer) -> dict[str, list[str]]:

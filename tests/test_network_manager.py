@@ -25,6 +25,8 @@ from chameleon_provision.state.store import StateStore
 UC = "CHI@UC"
 OURS_OLD = FloatingIP("F-old", "192.5.87.10", None, description="chameleon-provision run old")
 
+pytestmark = pytest.mark.usefixtures("no_in_flight_grace")
+
 
 class FakeCloud:
     def __init__(self, *fips: FloatingIP, create_error: OpenStackError | None = None,
@@ -54,12 +56,6 @@ class FakeCloud:
 
     def server_show(self, server_id: str) -> Server:
         return Server(server_id, "srv", "ACTIVE", {"sharednet1": ("10.140.0.5", *self.shows)})
-
-
-@pytest.fixture(autouse=True)
-def no_in_flight_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing is in flight in a fake cloud: an unfound interrupted create is not waited for."""
-    monkeypatch.setattr("chameleon_provision.pipeline.teardown.IN_FLIGHT_GRACE", 0.0)
 
 
 @pytest.fixture

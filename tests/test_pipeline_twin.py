@@ -20,16 +20,6 @@ GPU_REPO = str(ROOT / "examples" / "pytorch-gpu-24gb")
 CPU_REPO = str(ROOT / "examples" / "pandas-sklearn")
 
 
-@pytest.fixture
-def cloud_env(twin: TwinServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = twin.env("CHI@UC")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PROVISION_POLL_SECONDS", "0.3")
-    monkeypatch.setenv("PROVISION_SSH_TIMEOUT", "0")
-    return env
-
-
 def live_resources(twin: TwinServer) -> dict[str, list]:
     """Leases still holding hosts, servers, floating IPs and keypairs, across every site."""
     state = twin.state()

@@ -15,6 +15,8 @@ from chameleon_provision.state.store import ResourceRecord, StateStore
 UC, TACC = "CHI@UC", "CHI@TACC"
 LEASE_ID = "0a2723d2-4cd5-44db-aa3a-8825d3707ef1"
 
+pytestmark = pytest.mark.usefixtures("no_in_flight_grace")
+
 
 class FakeCloud:
     """A site's servers, leases and addresses; deletes remove them unless `errors` or `sticky` say otherwise.
@@ -73,12 +75,6 @@ def lease(lid: str, name: str = "prov-lease", status: str = "ACTIVE") -> dict[st
 
 def cli_error(stderr: str) -> OpenStackError:
     return OpenStackError(f"`openstack x` failed: {stderr}", command="x", stderr=stderr, returncode=1)
-
-
-@pytest.fixture(autouse=True)
-def no_in_flight_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing is in flight in a fake cloud: an unfound interrupted create is not waited for."""
-    monkeypatch.setattr("chameleon_provision.pipeline.teardown.IN_FLIGHT_GRACE", 0.0)
 
 
 @pytest.fixture
