@@ -117,7 +117,7 @@ def _server(session: Session, cloud: Cloud, recorder: Recorder, spec: CreateSpec
             progress(f"{exc.message}; deleting it and trying once more on the same reservation")
             rows = [r for r in session.store.live_resources(spec.run_id) if r.kind == "server"]
             for row in rows:
-                problem = remove(cloud, row, wait=settings.server_timeout, poll=settings.poll_seconds)
+                _, problem = remove(cloud, row, wait=settings.server_timeout, poll=settings.poll_seconds)
                 if problem:
                     raise ProvisioningFailed(f"{exc.message}; the failed server could not be removed: "
                                              f"{problem}") from exc

@@ -85,8 +85,8 @@ def _delete(cloud: Cloud, kind: str, cloud_id: str) -> None:
         cloud.lease_delete(cloud_id)
 
 
-def remove(cloud: Cloud, r: ResourceRecord, wait: float, poll: float) -> str | None:
-    """Delete by id and read it back until it is gone; None when gone, else why it is still there."""
+def remove(cloud: Cloud, r: ResourceRecord, wait: float, poll: float) -> tuple[bool, str | None]:
+    """Delete by id and read it back until it is gone: (whether anything was deleted, why it is still there)."""
     found = locate(cloud, r)
     if found is None and r.cloud_id is None:
         # An interrupted create may still be on its way to the cloud (Ctrl+C does not stop a request
@@ -96,22 +96,22 @@ def remove(cloud: Cloud, r: ResourceRecord, wait: float, poll: float) -> str | N
             time.sleep(poll or 0.5)
             found = locate(cloud, r)
     if _gone(r.kind, found):
-        return None
+        return found is not None, None
     assert found is not None
     by_id = replace(r, cloud_id=found[0])
     try:
         _delete(cloud, r.kind, found[0])
     except OpenStackError as exc:
         if _gone(r.kind, locate(cloud, by_id)):  # it went anyway (a race with the lease's end, say)
-            return None
-        return exc.message
+            return True, None
+        return False, exc.message
     deadline = time.monotonic() + wait
     while True:
         found = locate(cloud, by_id)
         if _gone(r.kind, found):
-            return None
+            return True, None
         if time.monotonic() >= deadline:
-            return f"still {found[1] if found and found[1] else 'present'} {wait:.0f} s after the delete"
+            return True, f"still {found[1] if found and found[1] else 'present'} {wait:.0f} s after the delete"
         time.sleep(poll)
 
 
@@ -129,8 +129,9 @@ def teardown(store: StateStore, run_id: str, cloud_for: Callable[[str], Cloud],
         if r.kind == "keypair":
             continue
         label = f"{r.kind} {r.cloud_id or r.name}"
+        deleted = False
         try:
-            problem = remove(cloud_for(r.site), r, wait, poll)
+            deleted, problem = remove(cloud_for(r.site), r, wait, poll)
         except (OpenStackError, _Ambiguous) as exc:
             problem = exc.message if isinstance(exc, OpenStackError) else str(exc)
         if problem:
@@ -138,8 +139,9 @@ def teardown(store: StateStore, run_id: str, cloud_for: Callable[[str], Cloud],
             left.append(f"{label}: {problem}")
             continue
         store.mark(r.id, "deleted")
-        removed.append(label)
-        progress(f"removed {label}")
+        if deleted or r.cloud_id:  # a create that never came to be is closed, not reported as removed
+            removed.append(label)
+            progress(f"removed {label}")
     return TeardownResult(tuple(removed), tuple(left))
 
 
