@@ -93,3 +93,9 @@ def test_a_429_waits_at_least_the_rate_limit_floor(monkeypatch: pytest.MonkeyPat
         return answer
 
     assert retry.retry_read(call, base=0.01) == "ok" and slept and slept[0] >= retry.RATE_LIMIT_WAIT
+
+
+def test_a_create_cut_short_by_a_dying_session_is_checked_by_name() -> None:
+    cut = OpenStackError("`openstack server create` was cut short: the openstack session ended (it exited with "
+                         "status -9)", command="openstack server create")
+    assert retry.is_transient(cut)

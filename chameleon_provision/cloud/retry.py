@@ -27,8 +27,9 @@ TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 RATE_LIMIT_WAIT = 5.0
 _STATUS = re.compile(r"(?:HttpException: |\(HTTP |HTTP |<h1>|^ERROR: |(?:Server|Client) Error for url: \S+, )(\d{3})\b",
                      re.MULTILINE)
+# Network trouble, and the local `openstack` session dying under a command (a create then is checked by name).
 _NETWORK = re.compile(r"(?i)unable to establish connection|connection (?:aborted|reset|refused)|remotedisconnected"
-                      r"|read timed out|timed out|did not finish within|temporarily unavailable")
+                      r"|read timed out|timed out|did not finish within|temporarily unavailable|was cut short")
 _SERVICES = {"token": "Keystone", "project": "Keystone", "reservation": "Blazar", "server": "Nova",
              "keypair": "Nova", "flavor": "Nova", "image": "Glance", "floating": "Neutron", "network": "Neutron",
              "port": "Neutron", "subnet": "Neutron"}
