@@ -184,7 +184,7 @@ def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> N
 def status(run_id: str | None, local: bool, opts: Common) -> None:
     """My runs as the cloud sees them: leases, servers, addresses, time left, cost, drift and the next step."""
     from chameleon_provision.commands.render import status_document, status_table
-    from chameleon_provision.commands.status import RunView, observe
+    from chameleon_provision.commands.status import RunView, observe, project_of
     from chameleon_provision.pipeline.startup import open_session
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
@@ -198,7 +198,7 @@ def status(run_id: str | None, local: bool, opts: Common) -> None:
                          if any(x.kind != "keypair" for x in store.live_resources(r.run_id))}:
                 session.warm(site)
             views = observe(store, runs, session.cloud, session.settings.credentials_for,
-                            lambda site: str(session.cloud(site).token_issue().get("project_id") or ""))
+                            lambda site: project_of(session, site))
         _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)
 
 

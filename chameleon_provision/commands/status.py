@@ -52,21 +52,32 @@ def other_cloud(run: RunRecord, credentials: Mapping[str, str]) -> str | None:
     return None
 
 
-def check_same_cloud(run: RunRecord, session: Any) -> None:
-    """ConfigError unless the session's credentials reach the cloud and project the run was made in."""
+def elsewhere(run: RunRecord, credentials_for: Any, project_of: Any) -> str | None:
+    """Why the credentials do not reach the cloud and project `run` was made in, or None when they do."""
     site = run.region or run.site
-    problem = other_cloud(run, session.settings.credentials_for(site))
+    problem = other_cloud(run, credentials_for(site))
     if problem is None and run.project_id:
-        project = str(session.cloud(site).token_issue().get("project_id") or "")
+        project = project_of(site)
         if project and project != run.project_id:
             problem = f"run {run.run_id} belongs to project {run.project_id}, the credentials are for {project}"
+    return problem
+
+
+def project_of(session: Any, site: str) -> str:
+    """The project the session's credentials are scoped to at `site` (one `token issue`)."""
+    return str(session.cloud(site).token_issue().get("project_id") or "")
+
+
+def check_same_cloud(run: RunRecord, session: Any) -> None:
+    """ConfigError unless the session's credentials reach the cloud and project the run was made in."""
+    problem = elsewhere(run, session.settings.credentials_for, lambda site: project_of(session, site))
     if problem:
         raise ConfigError(problem, hint="point the environment at that cloud and project; nothing was deleted")
 
 
 def observe(store: StateStore, runs: Sequence[RunRecord], cloud_for: Any, credentials_for: Any,
-            project_of: Any) -> list[RunView]:
-    """Views of `runs`; `cloud_for(site)`, `credentials_for(site)` and `project_of(site)` reach each site."""
+            project_for: Any) -> list[RunView]:
+    """Views of `runs`; `cloud_for(site)`, `credentials_for(site)` and `project_for(site)` reach each site."""
     views = [RunView(r, store.resources(r.run_id)) for r in runs]
     sites: dict[str, SiteView | str] = {}
     for view in views:
@@ -75,13 +86,9 @@ def observe(store: StateStore, runs: Sequence[RunRecord], cloud_for: Any, creden
             continue
         view.cost = _cost_so_far(store, run)
         site = run.region or run.site
-        elsewhere = other_cloud(run, credentials_for(site))
-        if elsewhere is None and run.project_id:
-            project = project_of(site)
-            if project and project != run.project_id:
-                elsewhere = f"run {run.run_id} belongs to project {run.project_id}, the credentials are for {project}"
-        if elsewhere:
-            view.drift.append(elsewhere)
+        problem = elsewhere(run, credentials_for, project_for)
+        if problem:
+            view.drift.append(problem)
             view.next_step = "point the environment at that cloud (source its openrc) to see or destroy it"
             continue
         if site not in sites:
