@@ -66,6 +66,7 @@ LABEL_CHOICES: dict[str, tuple[object, ...]] = {
 }
 NUMBERS = ("min_gpu_memory_gb", "gpu_count", "min_ram_gb", "min_cpu_cores", "min_gpu_compute_capability")
 TEXTS = ("os", "cuda", "framework", "python")
+CACHES = {".ruff_cache", ".mypy_cache", ".pytest_cache", "__pycache__"}  # tool droppings, not corpus data
 
 
 def _doc(name: str) -> dict:
@@ -114,7 +115,8 @@ def test_project_labels_are_consistent(name: str) -> None:
 @pytest.mark.parametrize("name", PROJECT_REPOS)
 def test_project_files_exist_and_evidence_is_quoted(name: str) -> None:
     doc, files = _doc(name), PROJECT / name / "files"
-    on_disk = {p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file()}
+    on_disk = {p.relative_to(files).as_posix() for p in files.rglob("*")
+               if p.is_file() and not CACHES.intersection(p.relative_to(files).parts)}
     assert set(doc["files_copied"]) == on_disk, "files_copied lists exactly the files under files/"
     assert all(f in doc["env_files"] or any(fnmatch.fnmatch(f, g) for g in doc["env_files"])
                for f in doc["files_copied"]), "every copied file is one of env_files"
