@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for v in verdicts:
         print(_row(v))
     _print_misses(verdicts)
+    _print_heavier(verdicts)
     total = sum(v.seconds for v in verdicts)
     print(f"\nanalysis time: {total * 1000:.1f} ms total, {total * 1000 / len(verdicts):.1f} ms per repository")
     if not args.no_scale:
@@ -138,6 +139,19 @@ def _print_misses(verdicts: list[Verdict]) -> None:
             print(f"    evidence {line}")
         if len(v.evidence) > 10:
             print(f"    ... {len(v.evidence) - 10} more evidence lines")
+
+
+def _print_heavier(verdicts: list[Verdict]) -> None:
+    """Plans inside the labelled range but above its lower end: not misses, but more SUs than needed."""
+    from catalog import CLASS_ORDER
+
+    heavier = [v for v in verdicts if v.right and v.node and v.cls in CLASS_ORDER
+               and CLASS_ORDER.index(v.cls) > CLASS_ORDER.index(v.labels["node_class"])]
+    if heavier:
+        print(f"\nwithin range but above node_class: {len(heavier)} repositories")
+    for v in heavier:
+        print(f"  {v.name}: labelled {v.labels['node_class']} ({v.labels['gpu_required']} GPU), chose "
+              f"{v.cls}; analysis says {v.need}")
 
 
 def _summary(verdicts: list[Verdict]) -> int:
