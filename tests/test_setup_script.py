@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from setup_node import run_script, shellcheck
 
 from chameleon_provision.errors import InputError
 from chameleon_provision.repo_analyzer import analyze
 from chameleon_provision.setup.build import USER_DATA_LIMIT, SetupOptions, build
-from setup_node import run_script, shellcheck
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 URL = "https://github.com/example/demo"
@@ -54,8 +54,8 @@ EXPECTED = {
     "pyproject": (["apt-get install -y git python3-venv", f"git clone -- {URL}", "python3 -m venv",
                    "python -m pip install -e .", "rocm-smi",
                    "python -c import jax; assert jax.default_backend() == 'gpu'"], "amd"),
-    "dockerfile": (["apt-get install -y git", f"git clone -- {URL}", "docker build -t demo:0123456789ab -f Dockerfile ."],
-                   "none"),
+    "dockerfile": (["apt-get install -y git", f"git clone -- {URL}",
+                    "docker build -t demo:0123456789ab -f Dockerfile ."], "none"),
     "cpu-apt": (["apt-get update", "apt-get install -y git libgl1 ffmpeg python3-venv", f"git clone -- {URL}",
                  "python -m pip install -r requirements.txt", "python -c import pandas"], "none"),
 }

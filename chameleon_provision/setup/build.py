@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,12 @@ _FOLDERS = ("binder", ".binder")  # repo2docker reads these instead of the root 
 class SetupOptions:
     enabled: bool = True
     commands: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.commands and not self.enabled:
+            raise InputError("--setup-cmd needs the setup; drop --no-setup or the --setup-cmd")
+        if any(not c.strip() or "\x00" in c for c in self.commands):
+            raise InputError("--setup-cmd needs a command (an empty one was given)")
 
 
 @dataclass(frozen=True)
@@ -110,3 +120,18 @@ def build(*, name: str, url: str, commit: str | None, analysis: Analysis, gpu_ve
         raise InputError(f"the setup script is {result.user_data_size} bytes in base64, over Nova's "
                          f"{USER_DATA_LIMIT}-byte user_data limit", hint="shorten the --setup-cmd lines")
     return result
+
+
+@contextmanager
+def user_data_file(text: str | None) -> Iterator[str | None]:
+    """The script as a private temporary file for `server create --user-data`, removed right after."""
+    if text is None:
+        yield None
+        return
+    fd, name = tempfile.mkstemp(prefix="provision-user-data-", suffix=".sh")  # 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        yield name
+    finally:
+        os.unlink(name)

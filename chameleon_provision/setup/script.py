@@ -129,6 +129,7 @@ def clone_step(clone: Clone) -> Step:
     """https: cloned as the user at boot. agent: only with a forwarded agent, so at boot the script waits."""
     url = q(clone.url)
     checkout = (f'as_user git -C "$REPO_DIR" checkout --detach {q(clone.commit)}',) if clone.commit else ()
+    get: tuple[str, ...]
     if clone.mode == "https":
         get = (f'if [ ! -d "$REPO_DIR/.git" ]; then as_user git clone -- {url} "$REPO_DIR"; fi',)
     else:

@@ -28,7 +28,8 @@ _SCP = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~-]+(/[A-Za-z0-9.
 # The import each framework's users run to see that it works, and the check that it sees the accelerator.
 _IMPORTS: dict[str, tuple[str, str]] = {
     "pytorch": ("import torch", "assert torch.cuda.is_available(), 'torch sees no GPU'"),
-    "tensorflow": ("import tensorflow as tf", "assert tf.config.list_physical_devices('GPU'), 'TensorFlow sees no GPU'"),
+    "tensorflow": ("import tensorflow as tf",
+                   "assert tf.config.list_physical_devices('GPU'), 'TensorFlow sees no GPU'"),
     "jax": ("import jax", "assert jax.default_backend() == 'gpu', 'JAX sees no GPU'"),
     "keras": ("import keras", ""),
     "scikit-learn": ("import sklearn", ""),
