@@ -24,6 +24,9 @@ def with_setup(plan: Plan, analysis: Analysis, url: str | None, options: SetupOp
                                           "node could clone")
     script = build(name=plan.repo.name, url=url, commit=plan.repo.commit, analysis=analysis,
                    gpu_vendor=plan.node.hardware.gpu_vendor, options=options)
+    if url != plan.repo.source:  # a local folder: the node can only have what its remote has
+        note = f"the node clones {url}" + (f" at {plan.repo.commit[:12]}" if plan.repo.commit else "")
+        script = replace(script, notes=(*script.notes, f"{note}: push that commit before the node boots"))
     return replace(plan, setup=script)
 
 
