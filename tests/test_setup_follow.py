@@ -76,7 +76,8 @@ def test_follows_each_step_to_ok_with_progress(fake_ssh: Any, tmp_path: Path) ->
     clock = Clock()
     seen = follow(_target(tmp_path), timeout=3600, poll=10, progress=lines.append, clock=clock, sleep=clock.sleep)
     assert seen.state == "ok" and seen.failed_step is None and seen.elapsed_s == 120
-    assert lines == ["setup: step 1/5 apt, 0m30s elapsed", "setup: step 3/5 venv, 1m00s elapsed",
+    assert lines == ["setup: not started yet (no /home/cc/.provision/setup.status), 0m00s elapsed",
+                     "setup: step 1/5 apt, 0m30s elapsed", "setup: step 3/5 venv, 1m00s elapsed",
                      "setup: finished, 2m00s elapsed"]
     call = (box / "calls").read_text().splitlines()[0]
     assert call.startswith("-o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new")

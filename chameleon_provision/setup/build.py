@@ -78,11 +78,11 @@ def clone_url(source: str, path: Path, is_remote: bool) -> str | None:
     """What the node clones: the URL given, or a local folder's `origin` remote (None when it has none)."""
     if is_remote:
         return source
-    try:
-        import git
+    import git
 
+    try:
         url = str(git.Repo(path).remote("origin").url)
-    except (ImportError, ValueError, OSError, Exception):  # no repository, no origin: nothing to clone
+    except (git.GitError, ValueError, OSError):  # not a repository's top, or no `origin`: nothing to clone
         return None
     return url if re.match(r"(https://|[\w.-]+@[\w.-]+:)", url) else None
 
@@ -93,7 +93,8 @@ def build(*, name: str, url: str, commit: str | None, analysis: Analysis, gpu_ve
         raise InputError(f"repository name {name!r} cannot be a folder name on the node", hint="pass --no-setup")
     clone = steps.check_clone(url, commit)
     layout = layout_of(analysis)
-    tag = f"{name.lower()}:{(commit or 'latest')[:12]}"
+    # Docker's repository names are lower case with single separators between alphanumerics
+    tag = f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-') or 'repo'}:{(commit or 'latest')[:12]}"
     plan: list[Step] = []
     packages = steps.apt_packages(layout)
     if (layout.requirements or layout.project) and not layout.conda:

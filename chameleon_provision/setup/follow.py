@@ -91,6 +91,9 @@ def follow(target: Target, *, timeout: float, poll: float, progress: Callable[[s
                                         detail=f"cannot reach {target.user}@{target.address} over SSH ({why})")
             else:
                 contacted, misses = True, 0
+            if kind == "pending" and (seen != ("pending",) or clock() - last_line >= _HEARTBEAT):
+                progress(f"setup: not started yet (no {STATUS_FILE}), {_mmss(elapsed)} elapsed")
+                seen, last_line = ("pending",), clock()
             if found is not None:
                 status = found
                 state = str(status.get("state", ""))
