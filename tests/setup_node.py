@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 TOOLS = ("apt-get", "conda", "pip", "python", "python3", "docker", "nvidia-smi", "rocm-smi", "git", "sudo", "curl")
 
 # One script for every tool: append the call to $CALLS, fail when the call matches $STANDIN_FAIL (a shell
@@ -83,3 +85,38 @@ def shellcheck(script: str, root: Path) -> subprocess.CompletedProcess[str]:
     path.write_text(script)
     return subprocess.run([str(binary) if binary.exists() else "shellcheck", "-s", "bash", str(path)],
                           capture_output=True, text=True, timeout=60)
+
+
+# Reply N (1-based) is replies/N.out with exit code replies/N.rc; past the last, the last one repeats.
+FAKE_SSH = r"""#!/bin/bash
+printf '%s\n' "$*" >>"$FAKE_SSH_DIR/calls"
+for a in "$@"; do if [ "$a" = -A ]; then echo agent >>"$FAKE_SSH_DIR/agent"; exit 0; fi; done
+n=$(( $(cat "$FAKE_SSH_DIR/count" 2>/dev/null || echo 0) + 1 ))
+echo "$n" >"$FAKE_SSH_DIR/count"
+last=$(ls "$FAKE_SSH_DIR/replies" | grep -c '\.rc$')
+if [ "$n" -gt "$last" ]; then n=$last; fi
+cat "$FAKE_SSH_DIR/replies/$n.out"
+cat "$FAKE_SSH_DIR/replies/$n.err" >&2 2>/dev/null
+exit "$(cat "$FAKE_SSH_DIR/replies/$n.rc")"
+"""
+
+
+
+def install_fake_ssh(root: Path, monkeypatch: pytest.MonkeyPatch, *answers: dict[str, Any] | tuple[int, str]) -> Path:
+    """A fake `ssh` first on PATH; each answer is a status (printed, exit 0) or (exit code, stderr)."""
+    bin_dir, box = root / "fake-ssh-bin", root / "fake-ssh"
+    if box.exists():
+        for old in (*box.glob("replies/*"), *box.glob("count")):
+            old.unlink()
+    (box / "replies").mkdir(parents=True, exist_ok=True)
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "ssh").write_text(FAKE_SSH)
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SSH_DIR", str(box))
+    for n, answer in enumerate(answers, 1):
+        rc, out, err = (0, json.dumps(answer), "") if isinstance(answer, dict) else (answer[0], "", answer[1])
+        (box / "replies" / f"{n}.out").write_text(out)
+        (box / "replies" / f"{n}.err").write_text(err)
+        (box / "replies" / f"{n}.rc").write_text(str(rc))
+    return box

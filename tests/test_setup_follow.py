@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from setup_node import install_fake_ssh
 
 from chameleon_provision.errors import SetupFailed
 from chameleon_provision.pipeline.node_setup import check_setup
 from chameleon_provision.setup.follow import STATUS_FILE, Target, follow
-
-# Reply N (1-based) is replies/N.out with exit code replies/N.rc; past the last, the last one repeats.
-FAKE_SSH = r"""#!/bin/bash
-printf '%s\n' "$*" >>"$FAKE_SSH_DIR/calls"
-for a in "$@"; do if [ "$a" = -A ]; then echo agent >>"$FAKE_SSH_DIR/agent"; exit 0; fi; done
-n=$(( $(cat "$FAKE_SSH_DIR/count" 2>/dev/null || echo 0) + 1 ))
-echo "$n" >"$FAKE_SSH_DIR/count"
-last=$(ls "$FAKE_SSH_DIR/replies" | grep -c '\.rc$')
-if [ "$n" -gt "$last" ]; then n=$last; fi
-cat "$FAKE_SSH_DIR/replies/$n.out"
-cat "$FAKE_SSH_DIR/replies/$n.err" >&2 2>/dev/null
-exit "$(cat "$FAKE_SSH_DIR/replies/$n.rc")"
-"""
 
 
 def status(state: str, step: str, index: int, **extra: Any) -> dict[str, Any]:
@@ -33,24 +20,8 @@ def status(state: str, step: str, index: int, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    bin_dir, box = tmp_path / "bin", tmp_path / "ssh"
-    (box / "replies").mkdir(parents=True)
-    bin_dir.mkdir()
-    (bin_dir / "ssh").write_text(FAKE_SSH)
-    (bin_dir / "ssh").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    monkeypatch.setenv("FAKE_SSH_DIR", str(box))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-
-    def replies(*answers: dict[str, Any] | tuple[int, str]) -> Path:
-        for n, answer in enumerate(answers, 1):
-            rc, out, err = (0, json.dumps(answer), "") if isinstance(answer, dict) else (answer[0], "", answer[1])
-            (box / "replies" / f"{n}.out").write_text(out)
-            (box / "replies" / f"{n}.err").write_text(err)
-            (box / "replies" / f"{n}.rc").write_text(str(rc))
-        return box
-
-    return replies
+    return lambda *answers: install_fake_ssh(tmp_path, monkeypatch, *answers)
 
 
 def _target(tmp_path: Path) -> Target:
@@ -122,7 +93,6 @@ def test_a_private_repository_is_cloned_with_the_forwarded_agent_only(fake_ssh: 
     assert seen.state == "waiting" and "ssh -A cc@192.0.2.10 bash /home/cc/.provision/setup.sh" in seen.detail
 
     box = fake_ssh(status("waiting", "clone", 2), status("running", "clone", 2), status("ok", "done", 5))
-    (box / "count").unlink()
     monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
     seen = follow(_target(tmp_path), timeout=3600, poll=10, progress=lambda _: None, clock=clock, sleep=clock.sleep)
     assert seen.state == "ok"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import Openstack, RunMain, ok
+from setup_node import install_fake_ssh
 
 pytestmark = pytest.mark.e2e
 
@@ -67,3 +68,24 @@ def test_user_data_over_novas_limit_gets_novas_error(tmp_path: Path, cloud_env: 
                                "--network", "sharednet1", "--user-data", str(big), "too-big")
     assert code != 0 and "Invalid input for field/attribute user_data." in err and "is too long" in err
     assert not [s for s in ok(openstack("server", "list")) if s["Name"] == "too-big"]
+
+
+def test_a_failed_setup_followed_over_ssh_is_exit_16_and_keeps_the_node(
+        tmp_path: Path, cloud_env: dict[str, str], run_main: RunMain, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The twin's addresses are not routed: here port 22 "answers" and a fake ssh plays the node.
+    monkeypatch.setattr("chameleon_provision.cloud.network_manager.wait_for_ssh", lambda *a, **k: True)
+    install_fake_ssh(tmp_path, monkeypatch,
+                     {"state": "running", "step": "pip-requirements", "step_index": 4, "steps_total": 6},
+                     {"state": "failed", "step": "pip-requirements", "step_index": 4, "steps_total": 6,
+                      "failed_step": "pip-requirements", "log_tail": "ERROR: No matching distribution found\n"})
+    code, out, err = run_main(str(_repo(tmp_path)), "--yes", "--json")
+    assert code == 16, err
+    assert "setup: step 4/6 pip-requirements, 0m00s elapsed" in err
+    assert "ERROR: No matching distribution found" in err
+    doc = json.loads(out)
+    assert doc["error"]["type"] == "SetupFailed" and doc["server"]["status"] == "ACTIVE"
+    assert doc["setup"]["outcome"]["failed_step"] == "pip-requirements"
+    code, out, _ = run_main("status", doc["run_id"], "--json")
+    (run,) = json.loads(out)["runs"]
+    assert run["status"] == "ready" and run["setup"]["state"] == "failed"
+    assert run_main("destroy", doc["run_id"], "--yes")[0] == 0
