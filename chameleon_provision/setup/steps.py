@@ -134,7 +134,7 @@ def environment_steps(layout: RepoLayout, env_name: str, image_tag: str) -> tupl
             'ensure_docker',
             f"root_in_repo docker build -t {q(image_tag)} -f {dockerfile} .",
         )))
-        if python is None:
+        if python is None:  # no GPU flags: the image's runtime on the node is not known, so only the import
             python = f"root_in_repo docker run --rm {q(image_tag)} python"
     return steps, python
 
@@ -148,8 +148,8 @@ def check_steps(gpu_vendor: str, frameworks: tuple[str, ...], python: str | None
     main = next((f for f in _IMPORTS if f in frameworks), None)  # the most specific one the repository uses
     if main is not None and python is not None:
         statement, gpu_assert = _IMPORTS[main]
-        code = statement + ("; " + gpu_assert if gpu_assert and gpu_vendor in ("nvidia", "amd")
-                            and "docker run" not in python else "")
+        on_gpu = gpu_vendor in ("nvidia", "amd") and not python.startswith("root_in_repo docker")
+        code = statement + (f"; {gpu_assert}" if gpu_assert and on_gpu else "")
         steps.append(Step("import-check", f"python -c {code!r}", (f"{python} -c {q(code)}",)))
     return steps
 
