@@ -144,8 +144,10 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
     from chameleon_provision.config import require_cloud_credentials
     from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.repo_analyzer import classify_source
+    from chameleon_provision.setup.build import SetupOptions
 
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
+    setup_options = SetupOptions(setup, setup_cmds)
     if name is not None:
         from chameleon_provision.pipeline.run import check_name
 
@@ -160,11 +162,10 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
         from chameleon_provision.commands.render import summary
         from chameleon_provision.pipeline.planner import Pins
         from chameleon_provision.pipeline.run import RunOptions, run
-        from chameleon_provision.setup.build import SetupOptions
 
         doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
                                       name=name, keep_on_failure=keep_on_failure, confirm=confirm,
-                                      assume_yes=yes, new=new_run, setup=SetupOptions(setup, setup_cmds)))
+                                      assume_yes=yes, new=new_run, setup=setup_options))
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 

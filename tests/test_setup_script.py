@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import RunMain
 from setup_node import run_script, shellcheck
 
 from chameleon_provision.errors import InputError
@@ -186,3 +187,8 @@ def test_setup_cmd_needs_the_setup_and_a_command() -> None:
         SetupOptions(enabled=False, commands=("make",))
     with pytest.raises(InputError, match="an empty one"):
         SetupOptions(commands=(" ",))
+
+
+def test_the_cli_refuses_setup_cmd_with_no_setup_before_anything_else(tmp_path: Path, run_main: RunMain) -> None:
+    code, _, err = run_main(str(tmp_path), "--no-setup", "--setup-cmd", "make", "--plan-only")
+    assert code == 2 and "--setup-cmd needs the setup" in err
