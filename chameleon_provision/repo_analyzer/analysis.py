@@ -20,6 +20,7 @@ from chameleon_provision.repo_analyzer import (
     parsers_python,
     readme,
 )
+from chameleon_provision.repo_analyzer.comments import strip_comments
 from chameleon_provision.repo_analyzer.facts import Fact, FactSink, path_scope
 from chameleon_provision.repo_analyzer.rules import decide
 from chameleon_provision.repo_analyzer.scanner import RepoFile, Scan, scan
@@ -142,8 +143,9 @@ def analyze(path: Path) -> Analysis:
     dockerfiles = sum(1 for f in result.files if f.kind == "dockerfile")
     for f in result.files:
         sink = FactSink(f.rel, factor=_factor(f, dockerfiles), scope=path_scope(f.rel))
+        live = replace(f, text=strip_comments(f.text, f.kind, f.rel.rsplit("/", 1)[-1]))
         try:
-            PARSERS[f.kind](f, sink)
+            PARSERS[f.kind](live, sink)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
             # one malformed file must not stop the analysis; what it yielded so far is kept
             log.warning("could not fully parse %s (%s): %s", f.rel, f.kind, exc)
