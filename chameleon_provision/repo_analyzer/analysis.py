@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,14 @@ INTRO_LINES, INTRO_BYTES = 25, 1500  # the root README's opening, quoted first
 # A folder named for a GPU backend among more CPU ports (miniFE's cuda/ beside ref/, openmp/, mkl/, tbb/)
 # holds one port of several: its GPU build is possible, not required, so its GPU facts become optional.
 # Where GPU ports are the majority (mixbench-cuda, -hip, -opencl, -sycl beside -cpu) they stay as read.
+# Lock files list every transitive package (nvidia-cublas-cu12 under torch): they pin what a manifest chose.
+_LOCK_FILE = re.compile(r"(^|/)((.*\.)?conda-lock\.ya?ml|poetry\.lock|uv\.lock|Pipfile\.lock|package-lock\.json)$", re.I)
+LOCK_FACTOR = 0.3
+# Sibling folders that each carry their own manifest are independent sub-projects (a monorepo of modules):
+# one module's pins describe that module, not the repository's main workload.
+_MANIFEST_KINDS = frozenset({"requirements", "conda", "conda_lock", "pyproject", "setup_py", "setup_cfg", "pipfile",
+                             "package_json"})
+MIN_MODULES, MODULE_FACTOR = 3, 0.5
 _GPU_DIR = re.compile(r"^(cuda\d*|gpus?|hip|rocm|opencl|ocl|sycl|openacc|.+[-_](cuda|gpu|hip|rocm|opencl|sycl))$", re.I)
 
 
@@ -112,9 +120,24 @@ def _windows(lines: list[int], total: int) -> list[tuple[int, int]]:
     return merged[:8]
 
 
-def _factor(f: RepoFile, dockerfiles: int) -> float:
+def _modules(files: list[RepoFile]) -> set[str]:
+    """Folders (as 'parent/name/') that are one of at least MIN_MODULES sibling sub-projects with manifests."""
+    by_parent: dict[str, set[str]] = {}
+    for f in files:
+        if f.kind in _MANIFEST_KINDS and "/" in f.rel:
+            folder = f.rel.rsplit("/", 1)[0]
+            parent = folder.rsplit("/", 1)[0] if "/" in folder else ""
+            by_parent.setdefault(parent, set()).add(folder)
+    return {folder + "/" for folders in by_parent.values() if len(folders) >= MIN_MODULES for folder in folders}
+
+
+def _factor(f: RepoFile, dockerfiles: int, modules: Collection[str] = ()) -> float:
     """Confidence multiplier for where a file sits: nested READMEs and docs say less than the root one."""
     factor = 0.7 if f.shadowed else 1.0
+    if _LOCK_FILE.search(f.rel):
+        factor *= LOCK_FACTOR
+    if any(f.rel.startswith(m) for m in modules):
+        factor *= MODULE_FACTOR
     name = f.rel.rsplit("/", 1)[-1].lower()
     if f.kind == "dockerfile" and dockerfiles > 1 and re.search(r"gpu|cuda|rocm", name):
         factor *= 0.6  # Dockerfile.gpu next to a plain Dockerfile: a GPU variant, not the default build
@@ -141,8 +164,9 @@ def analyze(path: Path) -> Analysis:
     facts: list[Fact] = []
     extra: dict[str, FactSink] = {}
     dockerfiles = sum(1 for f in result.files if f.kind == "dockerfile")
+    modules = _modules(result.files)
     for f in result.files:
-        sink = FactSink(f.rel, factor=_factor(f, dockerfiles), scope=path_scope(f.rel))
+        sink = FactSink(f.rel, factor=_factor(f, dockerfiles, modules), scope=path_scope(f.rel))
         live = replace(f, text=strip_comments(f.text, f.kind, f.rel.rsplit("/", 1)[-1]))
         try:
             PARSERS[f.kind](live, sink)
