@@ -57,6 +57,8 @@ LOCK_FACTOR = 0.3
 _MANIFEST_KINDS = frozenset({"requirements", "conda", "conda_lock", "pyproject", "setup_py", "setup_cfg", "pipfile",
                              "package_json"})
 MIN_MODULES, MODULE_FACTOR = 3, 0.5
+_OPTIONAL_WORD = re.compile(r"(?i)\boptional(?:ly)?\b|\bnot\s+(?:required|needed|necessary)\b")
+_FOLDER_REF = re.compile(r"(?<![\w/.-])(?:\./)?([\w.-]+)/")
 _GPU_DIR = re.compile(r"^(cuda\d*|gpus?|hip|rocm|opencl|ocl|sycl|openacc|.+[-_](cuda|gpu|hip|rocm|opencl|sycl))$", re.I)
 
 
@@ -131,6 +133,19 @@ def _modules(files: list[RepoFile]) -> set[str]:
     return {folder + "/" for folders in by_parent.values() if len(folders) >= MIN_MODULES for folder in folders}
 
 
+def _side_folders(files: list[RepoFile]) -> tuple[str, ...]:
+    """Top-level folders the root README calls optional ("an optional Docker setup is in setup/")."""
+    readme = next((f for f in files if f.kind == "readme" and "/" not in f.rel), None)
+    if readme is None:
+        return ()
+    folders = {f.rel.split("/", 1)[0] for f in files if "/" in f.rel}
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", readme.text):
+        if _OPTIONAL_WORD.search(sentence):
+            found += [m.group(1) + "/" for m in _FOLDER_REF.finditer(sentence) if m.group(1) in folders]
+    return tuple(dict.fromkeys(found))
+
+
 def _factor(f: RepoFile, dockerfiles: int, modules: Collection[str] = ()) -> float:
     """Confidence multiplier for where a file sits: nested READMEs and docs say less than the root one."""
     factor = 0.7 if f.shadowed else 1.0
@@ -164,9 +179,9 @@ def analyze(path: Path) -> Analysis:
     facts: list[Fact] = []
     extra: dict[str, FactSink] = {}
     dockerfiles = sum(1 for f in result.files if f.kind == "dockerfile")
-    modules = _modules(result.files)
+    modules, side = _modules(result.files), _side_folders(result.files)
     for f in result.files:
-        sink = FactSink(f.rel, factor=_factor(f, dockerfiles, modules), scope=path_scope(f.rel))
+        sink = FactSink(f.rel, factor=_factor(f, dockerfiles, modules), scope=path_scope(f.rel, side))
         live = replace(f, text=strip_comments(f.text, f.kind, f.rel.rsplit("/", 1)[-1]))
         try:
             PARSERS[f.kind](live, sink)

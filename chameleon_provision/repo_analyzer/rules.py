@@ -25,6 +25,9 @@ LARGEST_GPU_GB = 80  # memory needs above this are totals to spread over several
 # Files near the root describe the main workload; deep ones (recipes/<community>/README.md) a variant.
 PROMINENCE = (1.0, 0.85, 0.7, 0.55)
 MIN_WEIGHT = 0.4  # count/memory facts weighing less than this do not size the node
+# Tests, CI, docs and side material (appendix, bonus, extras, examples) together weigh at most this much: many
+# side files agreeing still do not describe the main workload.
+AUX_CAP = 0.4
 
 
 def noisy_or(values: Iterable[float]) -> float:
@@ -42,13 +45,16 @@ class _Facts:
               signals_excluded: tuple[str, ...] = (), flat: bool = False) -> float:
         """Noisy-OR of the best fact per (signal, file); flat: a CPU path counts whatever workload it is for."""
         best: dict[tuple[str, str], float] = {}
+        aux: dict[tuple[str, str], float] = {}
         for f in self.of(*categories, scopes=scopes or tuple(SCOPE_WEIGHT)):
             if f.signal in signals_excluded:
                 continue
             key = (f.signal, f.evidence.file)
             weight = (0.5 if f.scope == "aux" else 1.0) if flat else SCOPE_WEIGHT[f.scope]
-            best[key] = max(best.get(key, 0.0), f.confidence * weight)
-        return noisy_or(best.values())
+            pool = aux if f.scope == "aux" and not flat else best
+            pool[key] = max(pool.get(key, 0.0), f.confidence * weight)
+        side = min(AUX_CAP, noisy_or(aux.values())) if aux else 0.0
+        return noisy_or([*best.values(), side])
 
     def top(self, *categories: str, scopes: tuple[str, ...] = ("main",), n: int = 3) -> list[Fact]:
         return sorted(self.of(*categories, scopes=scopes), key=lambda f: -f.confidence)[:n]
