@@ -69,12 +69,17 @@ class _Reader:
         self.traps = 0
         self.line = 0
         self.underline_chars: list[str] = []
+        self.seen_heading = False
 
     def heading(self, level: int, text: str) -> None:
         self.flush()
         if self.skip_level is not None and level <= self.skip_level:
             self.skip_level = None
-        self.headings = [h for h in self.headings if h[0] < level] + [(level, clean(text))]
+        # The document's title names the project ("# Big LLM pretraining"); it is not a section of it, so it
+        # scopes nothing: a requirement sentence under it describes the main workload.
+        is_title = level == 1 and not self.seen_heading
+        self.seen_heading = True
+        self.headings = [h for h in self.headings if h[0] < level] + [(level, "" if is_title else clean(text))]
         if self.skip_level is None and SKIP_HEADING.search(clean(text)):
             self.skip_level = level
         title = level == 1 and len(self.headings) == 1 and self.base == "main" and "/" not in self.f.rel
