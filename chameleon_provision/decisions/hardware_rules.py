@@ -148,7 +148,7 @@ def describe_need(req: Requirements) -> str:
         vendor = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(gpu.vendor, "any-vendor")
         text = f"{max(1, gpu.count)}x {vendor} GPU" + (f" >= {gpu.min_memory_gb:g} GB" if gpu.min_memory_gb else "")
     else:
-        text = "CPU" + (" (GPU optional)" if gpu.required == "optional" else "")
+        text = "CPU" + (" (GPU optional; --prefer-gpu for a GPU node)" if gpu.required == "optional" else "")
     return text + (f", {req.cpu_cores}+ threads" if req.cpu_cores else "") + (
         f", {req.ram_gb}+ GB RAM" if req.ram_gb else "") + f", {_arch(req.arch)}"
 

@@ -157,6 +157,16 @@ def requirements_from_answer(answer: RequirementsAnswer, analysis: Analysis) -> 
     )
 
 
+def prefer_gpu(req: Requirements) -> Requirements:
+    """--prefer-gpu: an optional GPU whose main path is the CPU becomes one GPU; other needs are unchanged."""
+    gpu = req.gpu
+    if gpu.required != "optional" or gpu.count > 0:
+        return req
+    vendor = gpu.vendor if gpu.vendor not in ("none", "") else "any"
+    return replace(req, gpu=replace(gpu, count=1, vendor=vendor),
+                   reason=f"{req.reason}; --prefer-gpu: planning the GPU path")
+
+
 def decide_requirements(ai: AIClient, analysis: Analysis) -> Requirements:
     """The AI's reading of the repository when it passes every check, else the rules'."""
     facts = [{"signal": f.evidence.signal, "file": f.evidence.file, "line": f.evidence.line,

@@ -50,7 +50,8 @@ INTRO_LINES, INTRO_BYTES = 25, 1500  # the root README's opening, quoted first
 # holds one port of several: its GPU build is possible, not required, so its GPU facts become optional.
 # Where GPU ports are the majority (mixbench-cuda, -hip, -opencl, -sycl beside -cpu) they stay as read.
 # Lock files list every transitive package (nvidia-cublas-cu12 under torch): they pin what a manifest chose.
-_LOCK_FILE = re.compile(r"(^|/)((.*\.)?conda-lock\.ya?ml|poetry\.lock|uv\.lock|Pipfile\.lock|package-lock\.json)$", re.I)
+_LOCK_FILE = re.compile(r"(^|/)((.*\.)?conda-lock\.ya?ml|poetry\.lock|uv\.lock|Pipfile\.lock|package-lock\.json)$",
+                        re.I)
 LOCK_FACTOR = 0.3
 # Sibling folders that each carry their own manifest are independent sub-projects (a monorepo of modules):
 # one module's pins describe that module, not the repository's main workload.

@@ -31,7 +31,7 @@ def strip_comments(text: str, kind: str, name: str = "") -> str:
         return _strip_jsonc(text)
     if kind in HASH_KINDS or kind == "launch_config":
         return "\n".join(_strip_hash(line) for line in text.split("\n"))
-    if kind == "readme" and name.lower().endswith((".md", ".markdown")) or (kind == "readme" and "." not in name):
+    if kind == "readme" and (name.lower().endswith((".md", ".markdown")) or "." not in name):
         return _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     return text
 

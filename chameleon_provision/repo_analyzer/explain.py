@@ -40,6 +40,8 @@ def reason(gpu: GpuNeed, evidence: list[Fact], cuda: Fact | None, frameworks: tu
     elif gpu.required == "optional" and gpu.count:
         text = f"GPU optional, main workload on {size}" + (
             f"; CPU path: {_short(cpu)}" if cpu else (f": {_short(lead)}" if lead else ""))
+    elif gpu.required == "optional" and cpu is not None and cpu.signal != "code.cpu_fallback":
+        text = f"GPU optional: CPU path documented; --prefer-gpu for a GPU node: {_short(cpu)}"
     elif gpu.required == "optional":
         either = cpu or lead
         text = "CPU main path, GPU optional" + (f": {_short(either)}" if either else "")

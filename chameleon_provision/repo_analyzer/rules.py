@@ -167,9 +167,15 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     cpu_recipe = fs.score("cpu_ok", "cpu_only", signals_excluded=("code.cpu_fallback",), flat=True)
     evidence: list[Fact] = []
     required: GpuRequired
+    # A stated GPU need: the docs or configs size a main GPU run, or a README states a GPU requirement for the
+    # main or the paper-scale workload ("you'll want at least an 8X A100 40GB node" keeps nanoGPT on a GPU).
+    stated = bool(main_gpu_statements) or any(
+        f.signal in ("readme.gpu_required", "readme.gpu_memory") and f.scope in ("main", "full") for f in fs.facts)
     if hard >= HARD_GPU:
+        # GPU optional: a documented CPU path and no stated GPU need plan a CPU node (cheaper, far more
+        # available); --prefer-gpu asks for the GPU path instead
         required = "optional" if cpu_recipe >= CPU_PATH else "yes"
-        gpu_main = True
+        gpu_main = required == "yes" or stated
         evidence += fs.top("gpu_hard", scopes=("main", "full", "reduced"), n=4)
     elif cpu_only >= 0.6 and hard < 0.5:
         required, gpu_main = "no", False
@@ -181,7 +187,7 @@ def decide(facts: Sequence[Fact]) -> Requirements:
         # CPU ones (an HPC proxy app) stays on the CPU.
         framework = any(f.signal == "pkg.framework" for f in fs.facts)
         native_cpu = any(f.signal in ("build.mpi", "build.openmp", "pkg.mpi", "readme.mpi") for f in fs.facts)
-        gpu_main = (framework and (cpu_recipe < CPU_PATH or bool(main_gpu_statements))) or (
+        gpu_main = (framework and (cpu_recipe < CPU_PATH or stated)) or (
             not framework and not native_cpu and bool(main_gpu_statements))
         evidence += fs.top("gpu_hard", "gpu_soft", scopes=("main", "full"), n=4)
     elif optional >= 0.3 or soft >= 0.45:
