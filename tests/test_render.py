@@ -178,3 +178,21 @@ def test_status_document_keeps_raw_text_and_only_recorded_addresses() -> None:
     assert r["resources"] == [{"kind": "lease", "name": "prov-x", "id": "L1", "status": "created"},
                               {"kind": "floating_ip", "name": "prov-x", "id": "F1", "status": "created",
                                "address": "192.5.87.10"}]
+
+
+def test_analysis_with_markup_in_repository_text_prints_literally() -> None:
+    from chameleon_provision.commands.analyze import render_analysis
+
+    con, out = console()
+    doc = {"repo": {"source": "/tmp/[red]r"},
+           "requirements": {"gpu": {"required": "optional", "count": 0, "min_memory_gb": None, "vendor": "nvidia",
+                                    "min_total_memory_gb": None},
+                            "cpu_cores": None, "ram_gb": None, "arch": "x86_64", "os": None, "cuda": "[/b]",
+                            "frameworks": ["torch[/cuda]", "[bold]jax", "Flask"], "decided_by": "rules",
+                            "reason": "GPU optional [/x]",
+                            "evidence": [{"file": "requirements.txt", "line": 1, "text": "torch[/cuda]",
+                                          "signal": "pkg.framework"}]},
+           "scan": {"files_scanned": 1, "bytes_read": 12}}
+    render_analysis(con, doc)
+    text = out.getvalue()
+    assert "frameworks: torch[/cuda], [bold]jax, Flask" in text and "CUDA: [/b]" in text

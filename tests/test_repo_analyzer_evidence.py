@@ -151,7 +151,7 @@ def test_model_scale_floor_above_one_gpu_needs_a_multi_gpu_node(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(("sentence", "floor"), [
-    ("The model has 70B parameters and runs in 4-bit.", 70 * 0.5),
+    ("We serve the 70B model with GPTQ int4 weights.", 70 * 0.5),
     ("Inference with the 13B model in fp32.", 13 * 4),
     ("Inference with the 13B model in 8-bit.", 13 * 1),
     ("We serve a 7B model.", 7 * 2),

@@ -141,7 +141,9 @@ def requirements_from_answer(answer: RequirementsAnswer, analysis: Analysis) -> 
         gpu=GpuNeed(required=required, count=count if required != "no" else 0, min_memory_gb=memory,
                     vendor=vendor_value,
                     min_compute_capability=rules.gpu.min_compute_capability if vendor_value in ("nvidia", "any")
-                    else None),
+                    else None,
+                    # the model-scale floor is arithmetic on the README's numbers: an answer cannot plan below it
+                    min_total_memory_gb=rules.gpu.min_total_memory_gb if required != "no" and count else None),
         cpu_cores=cores,
         ram_gb=ram,
         arch=answer.arch,

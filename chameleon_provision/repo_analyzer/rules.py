@@ -124,13 +124,11 @@ def _count(fs: _Facts) -> tuple[int, list[Fact]]:
     return count or 1, used
 
 
-def _spread(memory: float, count: int) -> tuple[float, int]:
-    """A memory need larger than any GPU is a total: split it over the run's GPUs (or over enough GPUs)."""
-    if memory <= LARGEST_GPU_GB:
-        return memory, count
-    if count <= 1:
-        count = math.ceil(memory / LARGEST_GPU_GB)
-    return round(memory / count, 1), count
+def _total(memory: float | None, count: int) -> tuple[float | None, int, float | None]:
+    """A need above any one GPU is a floor on the node's total GPU memory: (per GPU, count, total)."""
+    if memory is None or memory <= LARGEST_GPU_GB:
+        return memory, count, None
+    return None, max(1, count), memory
 
 
 def _memory(fs: _Facts, count: int) -> tuple[float | None, int, list[Fact]]:
@@ -139,8 +137,7 @@ def _memory(fs: _Facts, count: int) -> tuple[float | None, int, list[Fact]]:
         found = [f for _w, f in fs.weighted(category)]
         if found:
             best = max(found, key=lambda f: float(f.value))
-            memory, count = _spread(float(best.value), count)
-            return memory, count, [best]
+            return float(best.value), count, [best]
     if count > 1:  # a multi-GPU main recipe: memory stated for the same GPU count elsewhere applies
         same = [f for f in fs.of("gpu_memory", "gpu_memory_soft", scopes=("full",))
                 if any(c.value == count and (c.evidence.file, c.evidence.line) == (f.evidence.file, f.evidence.line)
@@ -151,8 +148,7 @@ def _memory(fs: _Facts, count: int) -> tuple[float | None, int, list[Fact]]:
     estimates = [f for _w, f in fs.weighted("gpu_memory_model")]
     if estimates:
         best = max(estimates, key=lambda f: float(f.value))
-        memory, count = _spread(float(best.value), count)
-        return memory, count, [best]
+        return float(best.value), count, [best]
     return None, count, []
 
 
@@ -198,7 +194,7 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     if required == "optional":
         evidence += fs.top("cpu_ok", scopes=("main", "full", "reduced", "aux"), n=2)
 
-    count, memory, cc = 0, None, None
+    count, memory, cc, total = 0, None, None, None
     vendor: GpuVendor = "none"
     if required != "no":
         vendor = _vendor(fs)
@@ -206,6 +202,7 @@ def decide(facts: Sequence[Fact]) -> Requirements:
         count, used = _count(fs)
         evidence += used
         memory, count, used = _memory(fs, count)
+        memory, count, total = _total(memory, count)
         evidence += used
         ccs = fs.of("compute_capability", scopes=("main", "full", "reduced"))
         if ccs and vendor in ("nvidia", "any"):
@@ -222,7 +219,8 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     evidence += [f for f in (cuda, rocm, os_fact, arch) if f is not None]
     if required == "no":
         evidence += fs.top("framework", "runtime", "info", n=3)
-    gpu = GpuNeed(required=required, count=count, min_memory_gb=memory, vendor=vendor, min_compute_capability=cc)
+    gpu = GpuNeed(required=required, count=count, min_memory_gb=memory, vendor=vendor, min_compute_capability=cc,
+                  min_total_memory_gb=total)
     confidence = {"yes": hard, "optional": max(hard, soft, optional), "no": 1.0 - max(hard, soft) * 0.8}[required]
     unique = list({(f.evidence.file, f.evidence.line, f.signal): f for f in evidence}.values())
     unique.sort(key=lambda f: f.scope != "main")  # the main workload's evidence first, stable otherwise

@@ -84,6 +84,8 @@ _ACTION = re.compile(r"(?i)\b(fine-?tun\w*|train\w*|runs?|running|infer\w*|serv(
                      r"deploy\w*)\b")
 _HYPOTHETICAL = re.compile(r"(?i)\b(extend\w*|support\w*|available|releas\w*|compatible|also|other|larger|"
                            r"bigger|up\s+to|could|can\s+be|such\s+as|e\.g\.)\b")
+# "314B parameters", "a 70-billion-parameter model": the size of the model itself, whatever is done with it
+_PARAM_COUNT = re.compile(r"(?i)(?<![\w.])\d{1,4}(?:\.\d+)?\s?(?:B|billion)[- ]?(?:parameters?|params)\b")
 _MODEL_CONTEXT = re.compile(r"(?i)\b(model|llm|llama|mistral|mixtral|gemma|qwen|falcon|mpt|opt|gpt|bloom|phi|"
                             r"vicuna|alpaca|zephyr|parameters?|params|checkpoint|weights|base_model|model_name)")
 
@@ -110,10 +112,14 @@ def _vendor(text: str, models: list[str]) -> str:
 
 
 def estimate_model_memory(size_b: float, text: str) -> float:
-    """GB for one model of size_b billion parameters, by precision and by what the sentence does with it."""
+    """GB for one model of size_b billion parameters, by precision and by what the sentence does with it.
+
+    Bytes per parameter: fp32 4, fp16/bf16 2 (the default for inference), 8-bit 1, 4-bit 0.5.
+    """
     low = text.lower()
     precision = 0.5 if re.search(r"4-?bit|int4|nf4|qlora|gptq|awq|load_in_4bit", low) else (
-        1.0 if re.search(r"8-?bit|int8|load_8bit|load_in_8bit", low) else 2.0)
+        1.0 if re.search(r"8-?bit|int8|fp8|load_8bit|load_in_8bit", low) else (
+            4.0 if re.search(r"\bfp32\b|float32|full[- ]precision|single[- ]precision", low) else 2.0))
     if re.search(r"\b(q?lora|peft|adapter)", low):
         factor = 1.4  # frozen base weights plus adapters, activations and optimizer state for the adapters
     elif re.search(r"\b(train\w*|fine-?tun\w*|pre-?train\w*)\b", low):
@@ -222,7 +228,11 @@ def model_size(s: Sentence, sink: FactSink) -> None:
         return
     sizes = [float(m.group("size")) * int(m.group("experts") or 1) for m in _SIZE.finditer(s.text)]
     sizes = [b for b in sizes if 0.5 <= b <= 1000]
-    if not s.in_code and (len(set(sizes)) != 1 or not _ACTION.search(s.text) or _HYPOTHETICAL.search(s.text)):
+    sizes += [float(m.group(1)) for m in re.finditer(r"(?i)(\d{1,4}(?:\.\d+)?)\s?billion", s.text)]
+    sizes = [b for b in sizes if 0.5 <= b <= 2000]
+    says_size = bool(_PARAM_COUNT.search(s.text))
+    if not s.in_code and (len(set(sizes)) != 1 or not (_ACTION.search(s.text) or says_size)
+                          or _HYPOTHETICAL.search(s.text)):
         return
     if sizes:
         gb = estimate_model_memory(max(sizes), s.text)
