@@ -233,6 +233,8 @@ def rank_candidates(req: Requirements, nodes: Sequence[NodeRecord], *,
             break
         req, extra = relaxed
         note += extra
+    if req.gpu.min_total_memory_gb and _uses_gpu(req.gpu):
+        return []  # a GPU path that needs more memory than any node has is infeasible, not a CPU plan
     return first or []
 
 

@@ -22,8 +22,9 @@ MAX_QUOTE = 200
 # Path parts that mark a file as describing the paper-scale recipe or as auxiliary (tests, CI).
 _FULL_PATH = re.compile(r"(^|[/_.-])(reproduc\w*|paper|pretrain\w*|multi[_-]?node|cluster)([/_.-]|$)", re.I)
 # Side material (appendix, bonus chapters, extras, examples, docs) is not the main workload either.
-_AUX_PATH = re.compile(r"(^|/)(tests?|testing|ci|\.github|\.circleci|benchmarks?|docs?|appendix|appendices|bonus|"
-                       r"extras?|optional|examples?)/|(^|/)ci[-_][^/]*$", re.I)
+_AUX_PATH = re.compile(r"(^|/)(tests?|testing|ci|\.github|\.circleci|benchmarks?|docs?)/|(^|/)ci[-_][^/]*$|"
+                       r"(^|/)([\w.-]*[_-])?(appendix|appendices|bonus|extras?|optional|examples?)([_-][\w.-]*)?/",
+                       re.I)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,14 @@ from chameleon_provision.repo_analyzer.facts import FactSink, Scope
 from chameleon_provision.repo_analyzer.packages import install_command
 from chameleon_provision.repo_analyzer.parsers_launch import launch_line
 from chameleon_provision.repo_analyzer.scanner import RepoFile
-from chameleon_provision.repo_analyzer.statements import AMD, GPU_WORD, NVIDIA, Sentence, extract
+from chameleon_provision.repo_analyzer.statements import (
+    AMD,
+    GPU_WORD,
+    NVIDIA,
+    Sentence,
+    document_precision,
+    extract,
+)
 
 SKIP_HEADING = re.compile(r"(?i)^\W*(sponsors?|supporters?|backers|funding|acknowledg\w*|thanks|credits|citation|"
                           r"citing|cite|bibtex|references?|licen[cs]e|news|changelog|change\s*log|changes|release\s+"
@@ -46,12 +53,20 @@ def clean(text: str) -> str:
     return text.replace("**", "").replace("__", "").replace("`", "")
 
 
+# sections of side material: bonus chapters, appendices, extras
+SIDE = re.compile(r"(?i)\b(bonus|appendix|appendices|extras|optional\s+(?:material|setup|sections?|chapters?))\b")
+# a list item that is only a link: a table of contents naming another part of the repository
+_TOC_ITEM = re.compile(r"^\s*(?:\*\*)?\[[^\]]*\]\((?!https?:)[^)]*\)(?:\*\*)?\s*[.:]?\s*$")
+
+
 def scope_for(text: str, headings: list[tuple[int, str]], base: Scope) -> Scope:
     if FULL.search(text):
         return "full"
     if REDUCED.search(text):
         return "reduced"
     for _level, heading in reversed(headings):
+        if SIDE.search(heading):
+            return "aux"
         if FULL.search(heading):
             return "full"
         if REDUCED.search(heading):
@@ -70,6 +85,7 @@ class _Reader:
         self.line = 0
         self.underline_chars: list[str] = []
         self.seen_heading = False
+        self.precision = document_precision(f.text)
 
     def heading(self, level: int, text: str) -> None:
         self.flush()
@@ -117,7 +133,7 @@ class _Reader:
         try:
             install_command(self.sink, raw if in_code else text, line)
             launch_line(self.sink, text, line, raw)
-            extract(Sentence(text, line, scope, in_code), self.sink)
+            extract(Sentence(text, line, scope, in_code, self.precision), self.sink)
         finally:
             self.sink.scope = previous
 
@@ -191,6 +207,8 @@ class _Reader:
             if _LIST.match(raw):
                 self.flush()
                 raw = _LIST.sub("", raw, count=1)
+                if _TOC_ITEM.match(raw):  # names a chapter or folder; what it needs is said there
+                    continue
             self.para.append((no, raw.strip()))
         self.flush()
 

@@ -28,6 +28,7 @@ MIN_WEIGHT = 0.4  # count/memory facts weighing less than this do not size the n
 # Tests, CI, docs and side material (appendix, bonus, extras, examples) together weigh at most this much: many
 # side files agreeing still do not describe the main workload.
 AUX_CAP = 0.4
+FRAMEWORK_MIN = 0.3  # pkg.framework (0.4) in a lock file (x0.3) or in one module of a monorepo (x0.5) is below
 
 
 def noisy_or(values: Iterable[float]) -> float:
@@ -165,8 +166,11 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     required: GpuRequired
     # A stated GPU need: the docs or configs size a main GPU run, or a README states a GPU requirement for the
     # main or the paper-scale workload ("you'll want at least an 8X A100 40GB node" keeps nanoGPT on a GPU).
-    stated = bool(main_gpu_statements) or any(
-        f.signal in ("readme.gpu_required", "readme.gpu_memory") and f.scope in ("main", "full") for f in fs.facts)
+    # Only the root and first-level files speak for the whole repository: a chapter's README deep in a book
+    # (ch05/10_speed/README.md) or one module of a monorepo states what that part needs.
+    stated = any(f.evidence.file.count("/") <= 1 for _w, f in main_gpu_statements) or any(
+        f.signal in ("readme.gpu_required", "readme.gpu_memory") and f.scope in ("main", "full")
+        and f.evidence.file.count("/") <= 1 for f in fs.facts)
     if hard >= HARD_GPU:
         # GPU optional: a documented CPU path and no stated GPU need plan a CPU node (cheaper, far more
         # available); --prefer-gpu asks for the GPU path instead
@@ -181,7 +185,8 @@ def decide(facts: Sequence[Fact]) -> Requirements:
         # The GPU is the main path when the docs size a GPU run, or when a deep-learning framework is
         # used without a documented CPU recipe. A native build whose GPU port is one variant among
         # CPU ones (an HPC proxy app) stays on the CPU.
-        framework = any(f.signal == "pkg.framework" for f in fs.facts)
+        # a framework the main manifests use; one in a lock file or in one module of many does not count
+        framework = any(f.signal == "pkg.framework" and f.confidence >= FRAMEWORK_MIN for f in fs.facts)
         native_cpu = any(f.signal in ("build.mpi", "build.openmp", "pkg.mpi", "readme.mpi") for f in fs.facts)
         gpu_main = (framework and (cpu_recipe < CPU_PATH or stated)) or (
             not framework and not native_cpu and bool(main_gpu_statements))
