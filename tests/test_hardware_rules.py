@@ -203,3 +203,9 @@ def test_total_gpu_memory_floor_above_every_node_is_infeasible() -> None:
     with pytest.raises(NoMatchError, match=r"infeasible request: looked for 1x NVIDIA GPU, >= 800 GB GPU memory in "
                                            r"total.*largest is gpu_h100"):
         rules_choice(need, CATALOG, preferred_site=UC)
+
+
+def test_optional_gpu_path_beyond_every_node_is_infeasible_not_a_cpu_plan() -> None:
+    need = Requirements(gpu=GpuNeed("optional", 8, None, "nvidia", min_total_memory_gb=740))
+    with pytest.raises(NoMatchError, match="infeasible request"):
+        rules_choice(need, CATALOG, preferred_site=UC)

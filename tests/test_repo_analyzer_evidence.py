@@ -200,3 +200,32 @@ def test_web_frameworks_are_frameworks(tmp_path: Path) -> None:
     a = repo(tmp_path, {"requirements.txt": "Flask==3.0\ndjango\nfastapi\n"})
     assert {"flask", "django", "fastapi"} <= {x.lower() for x in a.requirements.frameworks}
     assert a.requirements.gpu.required == "no"
+
+
+def test_model_scale_reads_total_parameters_and_the_weights_precision(tmp_path: Path) -> None:
+    req = repo(tmp_path, {
+        "requirements.txt": "torch\nflash-attn\n",
+        "README.md": "# M\n\nWe present M, a mixture-of-experts model with 200B total parameters with 20B activated "
+                     "for each token.\n\nWe only provide FP8 weights; other tools support INT4 quantization.\n",
+    }).requirements
+    assert req.gpu.min_total_memory_gb == pytest.approx(200 * 1 * 1.1 + 2)
+
+
+def test_contents_lists_and_bonus_sections_are_not_the_workload(tmp_path: Path) -> None:
+    req = repo(tmp_path, {
+        "requirements.txt": "torch\n",
+        "README.md": "# Book\n\nThe chapters run on a laptop CPU; no GPU is required.\n\n"
+                     "- [Generating a dataset with Llama 3.1 70B](ch07/gen.ipynb)\n"
+                     "- [Training on 8 GPUs with DDP](ch05/ddp/README.md)\n\n"
+                     "## Bonus material\n\nWe fine-tune a 70B model; this requires 8x A100 80GB GPUs.\n",
+        "ch05/ddp/README.md": "# DDP\n\n`torchrun --nproc_per_node=4 ddp.py` trains on four GPUs.\n",
+    }).requirements
+    assert req.gpu.count == 0 and req.gpu.min_total_memory_gb is None, req.reason
+
+
+def test_frameworks_in_modules_of_a_monorepo_do_not_make_the_gpu_the_main_path(tmp_path: Path) -> None:
+    files = {"README.md": "# Analyses\n\nEach module runs on a laptop.\n", "requirements.txt": "numpy\n"}
+    for name in ("a", "b", "c", "d"):
+        files[f"modules/{name}/environment.yml"] = "name: m\ndependencies:\n  - pytorch\n  - numpy\n"
+    req = repo(tmp_path, files).requirements
+    assert req.gpu.count == 0 and rules_choice(req, CATALOG).hardware.gpu_count == 0
