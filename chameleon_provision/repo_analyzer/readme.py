@@ -30,7 +30,8 @@ SKIP_HEADING = re.compile(r"(?i)^\W*(sponsors?|supporters?|backers|funding|ackno
                           r"notes|updates?|what'?s\s+new|history|contributors?|contributing|related(?:\s+\w+)?|"
                           r"resources|see\s+also|community|contact|star\s+history|authors?|todos?|roadmap)\b")
 FULL = re.compile(r"(?i)\b(reproduc\w*|replicat\w*|paper|full[- ](?:model|fine-?tun\w*|training|scale|recipe|run|"
-                  r"parameter\w*)|pre-?train\w*|from\s+scratch|at\s+scale|large[- ]scale|multi-?node|cluster|slurm)\b")
+                  r"parameter\w*)|pre-?train\w*|from\s+scratch|at\s+scale|large[- ]scale|multi-?node|cluster|slurm|"
+                  r"(?:were|was|been)\s+trained|multi-?GPU\s+(?:\w+\s+)?(?:training|DDP)|distributed\s+data\s+parallel)\b")
 REDUCED = re.compile(r"(?i)\b(qlora|4-?bit|low[- ]memory|consumer|smaller|toy|tiny|debug\w*|macbook|laptop|cheap|"
                      r"if\s+you\s+(?:only\s+)?have|limited\s+(?:gpu\s+)?memory|reduced|minimal\s+example|cpu)\b")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
