@@ -196,3 +196,11 @@ def test_analysis_with_markup_in_repository_text_prints_literally() -> None:
     render_analysis(con, doc)
     text = out.getvalue()
     assert "frameworks: torch[/cuda], [bold]jax, Flask" in text and "CUDA: [/b]" in text
+
+
+def test_progress_lines_print_repository_paths_literally() -> None:
+    from chameleon_provision.console import Streams
+
+    con, out = console()
+    Streams(out=con, err=con).progress("reading /tmp/[/cuda]repo @ [bold]x")
+    assert "reading /tmp/[/cuda]repo @ [bold]x" in out.getvalue()
