@@ -22,15 +22,18 @@ HASH_KINDS = frozenset({"requirements", "conda", "conda_lock", "pyproject", "pip
 JSONC_KINDS = frozenset({"devcontainer"})
 _DIRECTIVE = re.compile(r"^\s*#(SBATCH|PBS|BSUB)\b")
 _OPENS_QUOTE = frozenset(" \t=:[(,{")
+_HASH = re.compile(r"(?:^|(?<=[ \t]))#")
 _HTML_COMMENT = re.compile(r"<!--.*?(-->|\Z)", re.S)
 
 
 def strip_comments(text: str, kind: str, name: str = "") -> str:
     """`text` without the comments of its kind; the number of lines is unchanged."""
     if kind in JSONC_KINDS or (kind == "launch_config" and name.endswith(".json")):
-        return _strip_jsonc(text)
+        return _strip_jsonc(text) if "/" in text else text
     if kind in HASH_KINDS or kind == "launch_config":
-        return "\n".join(_strip_hash(line) for line in text.split("\n"))
+        if "#" not in text:
+            return text
+        return "\n".join(_strip_hash(line) if "#" in line else line for line in text.split("\n"))
     if kind == "readme" and (name.lower().endswith((".md", ".markdown")) or "." not in name):
         return _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     return text
@@ -39,6 +42,11 @@ def strip_comments(text: str, kind: str, name: str = "") -> str:
 def _strip_hash(line: str) -> str:
     if _DIRECTIVE.match(line):
         return line
+    first = _HASH.search(line)
+    if first is None:
+        return line
+    if not any(q in line[:first.start()] for q in "'\""):  # the common case: no string before the comment
+        return line[:first.start()].rstrip()
     quote = ""
     for i, ch in enumerate(line):
         if quote:
@@ -59,34 +67,10 @@ def _prefixed(line: str, i: int) -> bool:
     return j < i and (j == 0 or line[j - 1] in _OPENS_QUOTE)
 
 
+_JSONC_TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|//[^\n]*|/\*.*?(?:\*/|\Z)', re.S)
+
+
 def _strip_jsonc(text: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(text)
-    in_string = False
-    while i < n:
-        ch = text[i]
-        if in_string:
-            out.append(ch)
-            if ch == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 2
-                continue
-            if ch == '"':
-                in_string = False
-            i += 1
-        elif ch == '"':
-            in_string = True
-            out.append(ch)
-            i += 1
-        elif text.startswith("//", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            block = text[i:] if end < 0 else text[i:end + 2]
-            out.append("\n" * block.count("\n"))
-            i += len(block)
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    """Strings are kept as they are (a URL's // is no comment); comments become their newlines only."""
+    return _JSONC_TOKEN.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "\n" * m.group(0).count("\n"),
+                            text)
