@@ -229,3 +229,9 @@ def test_frameworks_in_modules_of_a_monorepo_do_not_make_the_gpu_the_main_path(t
         files[f"modules/{name}/environment.yml"] = "name: m\ndependencies:\n  - pytorch\n  - numpy\n"
     req = repo(tmp_path, files).requirements
     assert req.gpu.count == 0 and rules_choice(req, CATALOG).hardware.gpu_count == 0
+
+
+def test_optional_extras_in_the_requirements_folder_keep_the_main_dependencies(tmp_path: Path) -> None:
+    req = repo(tmp_path, {"README.md": "# Tool\n\nOptional extras are listed in requirements/extra.txt.\n",
+                          "requirements/base.txt": "cupy-cuda12x\n", "requirements/extra.txt": "rich\n"}).requirements
+    assert req.gpu.required == "yes"

@@ -143,7 +143,9 @@ def _side_folders(files: list[RepoFile]) -> tuple[str, ...]:
     found: list[str] = []
     for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", readme.text):
         if _OPTIONAL_WORD.search(sentence):
-            found += [m.group(1) + "/" for m in _FOLDER_REF.finditer(sentence) if m.group(1) in folders]
+            # "optional extras in requirements/" makes a file optional, not the folder of dependency lists
+            found += [m.group(1) + "/" for m in _FOLDER_REF.finditer(sentence)
+                      if m.group(1) in folders and m.group(1).lower() not in ("requirements", "src", "lib")]
     return tuple(dict.fromkeys(found))
 
 
