@@ -191,3 +191,29 @@ def test_setup_lines_say_what_the_node_gets_and_how_it_went() -> None:
     assert setup_line({**planned, "outcome": failed}).endswith("; failed in step conda: step conda failed (312 s)")
     assert setup_outcome_line({"state": "timeout", "step": "docker-build", "detail": "still running"}) == \
         "timeout at step docker-build: still running"
+
+
+def test_analysis_with_markup_in_repository_text_prints_literally() -> None:
+    from chameleon_provision.commands.analyze import render_analysis
+
+    con, out = console()
+    doc = {"repo": {"source": "/tmp/[red]r"},
+           "requirements": {"gpu": {"required": "optional", "count": 0, "min_memory_gb": None, "vendor": "nvidia",
+                                    "min_total_memory_gb": None},
+                            "cpu_cores": None, "ram_gb": None, "arch": "x86_64", "os": None, "cuda": "[/b]",
+                            "frameworks": ["torch[/cuda]", "[bold]jax", "Flask"], "decided_by": "rules",
+                            "reason": "GPU optional [/x]",
+                            "evidence": [{"file": "requirements.txt", "line": 1, "text": "torch[/cuda]",
+                                          "signal": "pkg.framework"}]},
+           "scan": {"files_scanned": 1, "bytes_read": 12}}
+    render_analysis(con, doc)
+    text = out.getvalue()
+    assert "frameworks: torch[/cuda], [bold]jax, Flask" in text and "CUDA: [/b]" in text
+
+
+def test_progress_lines_print_repository_paths_literally() -> None:
+    from chameleon_provision.console import Streams
+
+    con, out = console()
+    Streams(out=con, err=con).progress("reading /tmp/[/cuda]repo @ [bold]x")
+    assert "reading /tmp/[/cuda]repo @ [bold]x" in out.getvalue()

@@ -15,6 +15,7 @@ from chameleon_provision.ai_client import AIClient, Answer
 from chameleon_provision.decisions.hardware_rules import (
     NodeCandidate,
     adequate,
+    no_match,
     rank_candidates,
     resource_properties_valid,
 )
@@ -69,7 +70,7 @@ def choose_node(ai: AIClient, req: Requirements, candidates: Sequence[NodeCandid
                 preferred_site: str) -> tuple[NodeChoice, list[NodeCandidate]]:
     """The chosen candidate first, then the rest in the order failover should try them."""
     if not candidates:
-        raise NoMatchError("no Chameleon node type meets the requirements", hint="check `provision analyze` output")
+        raise no_match(req, nodes)
     shown = list(candidates[:15])
 
     def check(answer: NodeAnswer) -> tuple[NodeCandidate, str]:

@@ -70,7 +70,7 @@ class Outcome:
 def requirements_doc(req: Requirements) -> dict[str, Any]:
     return {
         "gpu": {"required": req.gpu.required, "count": req.gpu.count, "min_memory_gb": req.gpu.min_memory_gb,
-                "vendor": req.gpu.vendor},
+                "min_total_memory_gb": req.gpu.min_total_memory_gb, "vendor": req.gpu.vendor},
         "cpu_cores": req.cpu_cores, "ram_gb": req.ram_gb, "arch": req.arch, "os": req.os, "cuda": req.cuda,
         "frameworks": list(req.frameworks), "estimated_runtime_hours": req.estimated_runtime_hours,
         "evidence": [{"file": e.file, "line": e.line, "text": e.text, "signal": e.signal, "confidence": e.confidence}

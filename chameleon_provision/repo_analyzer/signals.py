@@ -38,6 +38,7 @@ CATALOG: dict[str, Signal] = {
     "pkg.mpi": Signal("framework", 0.6, "MPI bindings or runtime (mpi4py, openmpi)"),
     "pkg.language": Signal("framework", 0.5, "the project's language/runtime stack (R, Julia, node.js)"),
     "pkg.stack": Signal("framework", 0.5, "a CPU scientific/data stack package (numpy, pandas, scikit-learn)"),
+    "pkg.web": Signal("framework", 0.5, "a web framework (Flask, Django, FastAPI, Express, Shiny)"),
     "pkg.conda_channel": Signal("gpu_soft", 0.35, "the nvidia conda channel"),
     "pkg.cuda_version": Signal("cuda", 0.8, "a CUDA version pinned by a package"),
     "pkg.rocm_version": Signal("rocm", 0.8, "a ROCm version pinned by a package or index"),
