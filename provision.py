@@ -162,6 +162,42 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 
+@cli.command(name="batch")
+@click.argument("source", metavar="FILE|-")
+@click.option("--plan-only", is_flag=True, help="Plan every repository, create nothing.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Repositories in flight at once.")
+@click.option("--resume-from", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A previous batch's output: skip the repositories it answered successfully.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
+@click.option("--model", help="AI model name.")
+@click.option("--site", help="Default Chameleon site (a row's `site` column wins).")
+@click.option("--node-type", help="Pin the node type (a row's `node_type` column wins).")
+@click.option("--image", help="Pin the image (a row's `image` column wins).")
+@click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length (a row's `hours` wins).")
+@click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length.")
+@click.option("--max-su", type=click.FloatRange(min=0, min_open=True), help="Service units each run may use.")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
+@click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
+@common
+def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes: bool, ai: str | None,
+          model: str | None, site: str | None, node_type: str | None, image: str | None, hours: float | None,
+          max_hours: float | None, max_su: float | None, public_key: Path | None, keep_on_failure: bool,
+          twin: bool, opts: Common) -> None:
+    """Provision (or plan) every repository in FILE (`-`: standard input): one per line, or CSV with a
+    header `repo,node_type,image,hours,name,site`. One JSON line per repository on stdout."""
+    from chameleon_provision.commands.batch import batch_command
+    from chameleon_provision.pipeline.planner import Pins
+
+    flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "max_su": max_su,
+             "public_key": public_key}
+    batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=Pins(node_type, image, hours),
+                  keep_on_failure=keep_on_failure, assume_yes=yes, confirm=None if yes else _confirmer(False),
+                  resume_from=resume_from, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin)
+
+
 @cli.command(name="analyze")
 @click.argument("repo")
 @click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")

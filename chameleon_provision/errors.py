@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     CONFIRMATION_REQUIRED = 13
     STATE = 14
     ALLOCATION_EXCEEDED = 15
+    BATCH_PARTIAL = 20
+    BATCH_FAILED = 21
     INTERRUPTED = 130
 
 
@@ -144,6 +146,18 @@ class AllocationExceeded(ProvisionError):
 
 class ChecksFailed(ProvisionError):
     """`doctor` found at least one failing check."""
+
+
+class BatchPartial(ProvisionError):
+    """`provision batch`: some repositories succeeded and some did not (each has its own line on stdout)."""
+
+    exit_code = ExitCode.BATCH_PARTIAL
+
+
+class BatchFailed(ProvisionError):
+    """`provision batch`: no repository succeeded."""
+
+    exit_code = ExitCode.BATCH_FAILED
 
 
 class Interrupted(ProvisionError):

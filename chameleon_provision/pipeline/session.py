@@ -13,8 +13,9 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,10 +33,17 @@ from chameleon_provision.state.store import StateStore
 if TYPE_CHECKING:
     from chameleon_provision.ai_client import AIClient
     from chameleon_provision.cloud.resource_discovery import DiscoveryClient
+    from chameleon_provision.decisions.availability import Availability, SiteHosts
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 RunnerFactory = Callable[[Mapping[str, str], float], OpenStackRunner]
+# Told which free host a run counts on, for its lease window (a batch keeps other runs off it).
+Promise = Callable[["Availability", datetime, datetime], None]
+
+
+def _promise_nothing(_found: Availability, _start: datetime, _end: datetime) -> None:
+    return None
 
 
 def subprocess_runner(credentials: Mapping[str, str], timeout: float) -> OpenStackRunner:
@@ -162,6 +170,17 @@ class Session:
                                              functools.partial(self.discovery.node_records, site))
             out.extend(parse_node(r, site) for r in records)
         return out
+
+    def site_hosts(self, site: str, nodes: Sequence[NodeRecord]) -> SiteHosts:
+        """The site's Blazar hosts and allocations (a batch reads them once and adds its own promises)."""
+        from chameleon_provision.decisions.availability import load_site_hosts
+
+        return load_site_hosts(self.cloud(site), nodes)
+
+    @contextmanager
+    def capacity(self) -> Iterator[Promise]:
+        """Held while a run looks for a free host; a real batch holds its ledger here (one run at a time)."""
+        yield _promise_nothing
 
     def stats(self) -> dict[str, float | int]:
         runners = list(self._runners.values())
