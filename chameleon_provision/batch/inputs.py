@@ -72,7 +72,7 @@ def parse_rows(lines: Iterable[str]) -> list[BatchRow]:
     if [c.strip().lower() for c in first][:1] != ["repo"]:
         rows = []
         for n, text in content:
-            if "," in text and not text.startswith(("http://", "https://")) and "\t" not in text:
+            if "," in text:
                 raise InputError(f"batch line {n}: {text!r} has commas but the file has no CSV header",
                                  hint=f"start the file with a header such as {','.join(COLUMNS)}")
             rows.append(BatchRow(line=n, repo=text))
