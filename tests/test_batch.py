@@ -123,7 +123,7 @@ def test_resume_from_skips_what_the_previous_batch_answered(tmp_path: Path, fake
     previous = tmp_path / "previous.jsonl"
     previous.write_text(first)
     fake_run.clear()
-    code, out, err = run_main("batch", batch, "--plan-only", "--resume-from", str(previous))
+    code, _, err = run_main("batch", batch, "--plan-only", "--resume-from", str(previous))
     assert [o.source for o in fake_run] == ["https://github.com/a/busy"]  # only the one that failed runs again
     assert code == 21 and "1 skipped" in err
 
@@ -143,7 +143,8 @@ def test_the_ledger_gives_the_last_free_host_to_one_run_only(tmp_path: Path) -> 
     for row in (0, 1):
         session = RowSession(shared, row, settings, Streams())
         with session.capacity() as promise:
-            found, _ = first_available([candidate(only[0])], lambda site: session.site_hosts(site, only), START, END)
+            found, _ = first_available([candidate(only[0])], lambda site, s=session: s.site_hosts(site, only),
+                                       START, END)
             if found is not None:
                 promise(found, START, END)
         results.append(found.free_nodes if found else None)
@@ -158,3 +159,34 @@ def test_the_ledger_gives_the_last_free_host_to_one_run_only(tmp_path: Path) -> 
                                END, datetime(2026, 8, 2, 20, 0))
     assert later is not None
     shared.close()
+
+
+def test_ctrl_c_interrupts_every_run_in_flight_and_exits_130(tmp_path: Path, fake_run: list[RunOptions],
+                                                             run_main: RunMain,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import _thread
+    import time
+
+    from chameleon_provision.errors import Interrupted
+
+    cleaned: list[str] = []
+    started = threading.Barrier(3)
+
+    def slow_run(session: Session, options: RunOptions) -> dict[str, Any]:
+        started.wait(timeout=5)
+        try:
+            while True:
+                time.sleep(0.01)
+        except KeyboardInterrupt:  # what cleanup_on_failure does in a real run: remove, then say so
+            cleaned.append(options.source)
+            raise Interrupted("interrupted; nothing was left behind", details={"run_id": "r"}) from None
+
+    monkeypatch.setattr("chameleon_provision.batch.runner.run", slow_run)
+    threading.Thread(target=lambda: (started.wait(timeout=5), time.sleep(0.2), _thread.interrupt_main()),
+                     daemon=True).start()
+    code, out, err = run_main("batch", write(tmp_path, "https://github.com/a/one\nhttps://github.com/a/two\n"
+                                                       "https://github.com/a/three\n"), "--plan-only", "--jobs", "2")
+    assert code == 130, err
+    assert len(cleaned) == 2  # both runs in flight were interrupted; the queued third never started
+    assert sorted(d["batch"]["exit_code"] for d in lines(out)) == [130, 130]
+    assert "batch interrupted; nothing was left behind" in err
