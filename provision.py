@@ -80,7 +80,10 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, json_: bool, verbose: int, quiet: bool, traceback: bool, env_file: Path | None,
-                **kwargs: Any) -> Any:
+                os_cloud: str | None, **kwargs: Any) -> Any:
+        from chameleon_provision.profiles import chosen
+
+        chosen.set(os_cloud)  # open_session reads it; it wins over OS_CLOUD and a run's recorded profile
         opts = click.get_current_context().ensure_object(Common)
         opts.json, opts.verbosity, opts.traceback, opts.env_file = json_, -1 if quiet else verbose, traceback, env_file
         return fn(*args, opts=opts, **kwargs)
@@ -92,6 +95,7 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--traceback", is_flag=True, help="Show the Python traceback on errors."),
         click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
                      help="A dotenv file of settings, trusted like the environment."),
+        click.option("--os-cloud", metavar="NAME", help="A clouds.yaml profile (default: OS_CLOUD)."),
     ]):
         wrapper = option(wrapper)
     return wrapper
@@ -219,22 +223,15 @@ def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> N
 @common
 def status(run_id: str | None, local: bool, opts: Common) -> None:
     """My runs as the cloud sees them: leases, servers, addresses, time left, cost, drift and the next step."""
+    from chameleon_provision.commands.profile_runs import observe_runs
     from chameleon_provision.commands.render import status_document, status_table
-    from chameleon_provision.commands.status import RunView, observe, project_of
     from chameleon_provision.pipeline.startup import open_session
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         store = session.store
         runs = [store.run(run_id)] if run_id else store.runs()  # an unknown id is a StateError
-        if local or not session.settings.credentials:
-            views = [RunView(r, store.resources(r.run_id)) for r in runs]
-        else:
-            # Every site with something live gets its `openstack` process now, side by side.
-            for site in {r.region or r.site for r in runs
-                         if any(x.kind != "keypair" for x in store.live_resources(r.run_id))}:
-                session.warm(site)
-            views = observe(store, runs, session.cloud, session.settings.credentials_for,
-                            lambda site: project_of(session, site))
+        # each run is read with the clouds.yaml profile it was made with, if any
+        views = observe_runs(session, runs, local=local, verbosity=opts.verbosity, env_file=opts.env_file)
         _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)
 
 
@@ -245,11 +242,11 @@ def status(run_id: str | None, local: bool, opts: Common) -> None:
 @common
 def resume_cmd(run_id: str, yes: bool, keep_on_failure: bool, opts: Common) -> None:
     """Carry RUN_ID on from where it stopped, reusing its live lease, server and address."""
+    from chameleon_provision.commands.profile_runs import open_run_session
     from chameleon_provision.commands.render import summary
     from chameleon_provision.pipeline.resume import resume
-    from chameleon_provision.pipeline.startup import open_session
 
-    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
+    with open_run_session(run_id, verbosity=opts.verbosity, env_file=opts.env_file) as (session, _run):
         doc = resume(session, run_id, keep_on_failure=keep_on_failure, confirm=_confirmer(yes))
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
@@ -260,12 +257,12 @@ def resume_cmd(run_id: str, yes: bool, keep_on_failure: bool, opts: Common) -> N
 @common
 def destroy(run_id: str, yes: bool, opts: Common) -> None:
     """Delete the lease, server and floating IP that RUN_ID created."""
+    from chameleon_provision.commands.profile_runs import open_run_session
     from chameleon_provision.commands.status import check_same_cloud
-    from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.pipeline.teardown import teardown
 
-    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
-        run = session.store.run(run_id)  # unknown id -> StateError before anything else
+    # unknown id -> StateError before anything else; a run made with a clouds.yaml profile uses it again
+    with open_run_session(run_id, verbosity=opts.verbosity, env_file=opts.env_file) as (session, run):
         live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
         if live:
             check_same_cloud(run, session)  # never report deletions made in (or against) another cloud

@@ -113,7 +113,7 @@ def _same_variant(a: NodeCandidate, b: NodeCandidate) -> bool:
 
 
 def _images(session: Session, site: str) -> list[ImageRecord]:
-    rows = session.cache.get_or_load(f"images-{session.settings.credentials_for(site).get('OS_AUTH_URL')}",
+    rows = session.cache.get_or_load(f"images-{session.settings.auth_url_for(site)}",
                                      lambda: [asdict(i) for i in session.cloud(site).images()])
     return [ImageRecord(**(r | {"properties": tuple(tuple(p) for p in r["properties"])})) for r in rows]
 

@@ -113,9 +113,10 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     identity = session.cloud(site).token_issue()  # the project id: `status` and `destroy` check it later
     name = options.name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
     session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=site, mode="provision",
-                          name=name, auth_url=settings.credentials_for(site).get("OS_AUTH_URL"),
+                          name=name, auth_url=settings.auth_url_for(site),
                           project_id=str(identity.get("project_id") or "") or None, region=site)
-    session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end)
+    session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end,
+                             os_cloud=settings.credentials_for(site).get("OS_CLOUD"))
     outcome = Outcome()
     spec = CreateSpec(run_id=run_id, site=site, name=name, resource_properties=tuple(plan.node.resource_properties),
                       image_id=plan.image.image.id, lease=plan.lease, reserve_address=plan.address.action == "reserve",

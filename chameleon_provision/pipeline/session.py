@@ -145,8 +145,9 @@ class Session:
     def reachable_sites(self) -> list[str]:
         """Sites this identity can use: an application credential is bound to its own site only."""
         s = self.settings
-        if "applicationcredential" in s.credentials.get("OS_AUTH_TYPE", ""):
-            return [s.site]
+        auth_type = s.credentials.get("OS_AUTH_TYPE", "") or (s.profile.auth_type if s.profile else "")
+        if "applicationcredential" in auth_type:  # unless a clouds.yaml profile of the same file serves another
+            return [s.site, *[site for site in (s.profile.siblings if s.profile else {}) if site != s.site]]
         return [s.site, *[site for site in s.site_auth_urls if site != s.site]]
 
     def prefetch_nodes(self, sites: Sequence[str]) -> None:

@@ -37,6 +37,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN name TEXT",
         "ALTER TABLE resources ADD COLUMN claimed_by TEXT",
     ),
+    # 3: the clouds.yaml profile (OS_CLOUD) a run was made with, so `status` and `destroy` use it again
+    (
+        "ALTER TABLE runs ADD COLUMN os_cloud TEXT",
+    ),
 )
 LATEST = len(MIGRATIONS)
 
