@@ -202,6 +202,24 @@ def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes
                   resume_from=resume_from, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin)
 
 
+@cli.command(name="plan-diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@common
+def plan_diff_cmd(old: Path, new: Path, opts: Common) -> None:
+    """What changed between two `--plan-only --json` plans (exit 0: the same, 1: different)."""
+    from chameleon_provision.commands.plan_diff import PlansDiffer, plan_diff, render
+
+    changes, doc = plan_diff(old, new)
+    if opts.json and not changes:
+        _emit(doc)
+    elif not opts.json:
+        click.echo("\n".join(render(changes)))
+    if changes:  # the `--json` error document carries `same` and `changes`
+        raise PlansDiffer(f"the plans differ in {len(changes)} field(s): {', '.join(c.field for c in changes)}",
+                          details=doc)
+
+
 @cli.command(name="analyze")
 @click.argument("repo")
 @click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
