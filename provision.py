@@ -53,6 +53,15 @@ class LazyGroup(click.Group):
         return self._real().get_command(ctx, cmd_name)
 
 
+def _complete(name: str) -> Callable[..., Any]:
+    """A shell-completion callback from commands.completion, imported only when the shell asks."""
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from chameleon_provision.commands import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+    return complete
+
+
 def _emit(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=2))
 
@@ -95,7 +104,8 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--traceback", is_flag=True, help="Show the Python traceback on errors."),
         click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
                      help="A dotenv file of settings, trusted like the environment."),
-        click.option("--os-cloud", metavar="NAME", help="A clouds.yaml profile (default: OS_CLOUD)."),
+        click.option("--os-cloud", metavar="NAME", help="A clouds.yaml profile (default: OS_CLOUD).",
+                     shell_complete=_complete("profiles")),
     ]):
         wrapper = option(wrapper)
     return wrapper
@@ -122,7 +132,7 @@ def cli() -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
 @click.option("--model", help="AI model name.")
-@click.option("--site", help="Chameleon site, e.g. CHI@UC or CHI@TACC.")
+@click.option("--site", help="Chameleon site, e.g. CHI@UC or CHI@TACC.", shell_complete=_complete("sites"))
 @click.option("--node-type", help="Pin the node type.")
 @click.option("--image", help="Pin the image (name or id).")
 @click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length.")
@@ -176,7 +186,8 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
 @click.option("--model", help="AI model name.")
-@click.option("--site", help="Default Chameleon site (a row's `site` column wins).")
+@click.option("--site", help="Default Chameleon site (a row's `site` column wins).",
+              shell_complete=_complete("sites"))
 @click.option("--node-type", help="Pin the node type (a row's `node_type` column wins).")
 @click.option("--image", help="Pin the image (a row's `image` column wins).")
 @click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length (a row's `hours` wins).")
@@ -236,7 +247,7 @@ def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> N
 
 
 @cli.command(name="status")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=_complete("run_ids"))
 @click.option("--local", is_flag=True, help="Only read the local record; do not ask the cloud.")
 @common
 def status(run_id: str | None, local: bool, opts: Common) -> None:
@@ -254,7 +265,7 @@ def status(run_id: str | None, local: bool, opts: Common) -> None:
 
 
 @cli.command(name="resume")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=_complete("run_ids"))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
 @common
@@ -270,7 +281,7 @@ def resume_cmd(run_id: str, yes: bool, keep_on_failure: bool, opts: Common) -> N
 
 
 @cli.command(name="destroy")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=_complete("run_ids"))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @common
 def destroy(run_id: str, yes: bool, opts: Common) -> None:
