@@ -59,3 +59,10 @@ def test_resume_from_takes_only_successful_lines(tmp_path: Path) -> None:
     previous.write_text("not json\n")
     with pytest.raises(InputError, match="line 1 is not JSON"):
         answered(previous)
+
+
+def test_progress_labels_are_short(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    rows = parse_rows(["repo,name", "https://github.com/owner/repo.git,", "git@github.com:o/r,", f"{tmp_path}/folder/,",
+                       "https://github.com/a/b,mine"])
+    assert [r.label for r in rows] == ["owner/repo", "o/r", "folder", "mine"]

@@ -30,7 +30,12 @@ class BatchRow:
 
     @property
     def label(self) -> str:
-        return self.name or self.repo
+        """How progress names the row: its name, else owner/repo of a URL or the folder's own name."""
+        if self.name:
+            return self.name
+        parts = self.repo.rstrip("/").removesuffix(".git").replace(":", "/").split("/")
+        remote = "://" in self.repo or "@" in self.repo
+        return "/".join(parts[-2:]) if remote else parts[-1] or self.repo
 
     @property
     def key(self) -> tuple[str, str | None]:
