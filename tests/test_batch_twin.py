@@ -52,3 +52,32 @@ def test_a_real_batch_promises_the_last_free_host_to_one_repository_only(
     assert len(leases) == 1  # the loser never asked Blazar: nothing to clean up, nothing refused
     code, _, err = run_main("destroy", winner["run_id"], "--yes")
     assert code == 0, err
+
+
+def test_ctrl_c_in_a_real_batch_removes_what_every_run_in_flight_created(
+        twin: TwinServer, tmp_path: Path, cloud_env: dict[str, str]) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    batch = tmp_path / "rows.txt"
+    batch.write_text(f"{CPU_REPO}\n{ROOT / 'examples' / 'pandas-sklearn'}/\n")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "provision.py"), "batch", str(batch), "--yes", "--jobs", "2"],
+                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def leases() -> list[dict]:
+        return [x for x in twin.state()["sites"]["CHI@UC"]["blazar"]["leases"] if x["holds_resources"]]
+
+    deadline = time.monotonic() + 120
+    while len(leases()) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert len(leases()) == 2, "both runs should be creating when Ctrl+C comes"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "batch interrupted; nothing was left behind" in err
+    assert sorted(json.loads(x)["batch"]["exit_code"] for x in out.splitlines()) == [130, 130]
+    state = twin.state()["sites"]["CHI@UC"]
+    assert leases() == [] and state["servers"] == []
