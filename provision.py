@@ -206,6 +206,8 @@ def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes
     from chameleon_provision.commands.batch import batch_command
     from chameleon_provision.pipeline.planner import Pins
 
+    opts.json = False  # every line on stdout is already a JSON document; an error is the summary on stderr
+
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "max_su": max_su,
              "public_key": public_key}
     batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=Pins(node_type, image, hours),

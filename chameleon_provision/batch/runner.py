@@ -75,7 +75,8 @@ class Batch:
         self.shared = BatchShared(session, real=not options.plan_only, workers=options.jobs)
         self.board = Board(rows, session.streams)
         self._write = threading.Lock()
-        self._threads: dict[int, threading.Thread] = {}
+        self._threads: dict[int, threading.Thread] = {}  # runs in flight; Ctrl+C interrupts exactly these
+        self._inflight = threading.Lock()
         self.codes: dict[int, int] = {}
         self.run_ids: list[str] = []
 
@@ -98,7 +99,8 @@ class Batch:
             raise ProvisionError("cancelled; nothing was created")
 
     def _one(self, index: int, row: BatchRow) -> int:
-        self._threads[index] = threading.current_thread()
+        with self._inflight:
+            self._threads[index] = threading.current_thread()
         self.board.started(index)
         settings = self.session.settings if row.site is None else replace(self.session.settings, site=row.site)
         streams = RowStreams(self.session.streams, row.label)
@@ -117,7 +119,8 @@ class Batch:
             if not doc.get("left"):  # nothing of this run is left: its host is free for the others again
                 self.shared.ledger.release(index)
         finally:
-            self._threads.pop(index, None)
+            with self._inflight:  # after this, no interrupt can be aimed at this thread
+                self._threads.pop(index, None)
         doc["batch"] = {"line": row.line, "input": row.repo, "name": row.name, "exit_code": code}
         with self._write:
             if doc.get("run_id"):
@@ -159,8 +162,9 @@ class Batch:
         self.session.streams.err.print("interrupted: stopping the runs in flight and removing what they created",
                                        highlight=False)
         pool.shutdown(wait=False, cancel_futures=True)
-        for thread in list(self._threads.values()):
-            _interrupt(thread)
+        with self._inflight:
+            for thread in self._threads.values():
+                _interrupt(thread)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl+C: stop waiting; `status` shows what is left
             pool.shutdown(wait=True)
         left = [r for run in self.run_ids for r in self.session.store.live_resources(run) if r.kind != "keypair"]
