@@ -21,7 +21,7 @@ from chameleon_provision.cloud.operations import Cloud, Keypair, Submit
 from chameleon_provision.console import Streams
 from chameleon_provision.decisions.availability import Availability, SiteHosts
 from chameleon_provision.models import ImageRecord, NodeRecord
-from chameleon_provision.pipeline.session import Promise, Session, _promise_nothing
+from chameleon_provision.pipeline.session import Promise, Session, promise_nothing
 
 R = TypeVar("R")
 _LEDGER_DATE = "%Y-%m-%d %H:%M:%S"
@@ -213,7 +213,7 @@ class RowSession(Session):
     @contextmanager
     def capacity(self) -> Iterator[Promise]:
         if not self.shared.ledger.enabled:
-            yield _promise_nothing
+            yield promise_nothing
             return
         with self.shared.ledger.turn:
             yield self.shared.promise_for(self.row)

@@ -42,7 +42,7 @@ RunnerFactory = Callable[[Mapping[str, str], float], OpenStackRunner]
 Promise = Callable[["Availability", datetime, datetime], None]
 
 
-def _promise_nothing(_found: Availability, _start: datetime, _end: datetime) -> None:
+def promise_nothing(_found: Availability, _start: datetime, _end: datetime) -> None:
     return None
 
 
@@ -181,7 +181,7 @@ class Session:
     @contextmanager
     def capacity(self) -> Iterator[Promise]:
         """Held while a run looks for a free host; a real batch holds its ledger here (one run at a time)."""
-        yield _promise_nothing
+        yield promise_nothing
 
     def stats(self) -> dict[str, float | int]:
         runners = list(self._runners.values())
