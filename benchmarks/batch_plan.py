@@ -90,6 +90,9 @@ def main() -> None:
     print(f"  batch: {batch[0]:.1f} s, {ok}/{len(lines)} plans feasible (exit codes {dict(codes)}); "
           + "; ".join(f"{s}: {per_site[s]} openstack processes, {batch[3][s]} token requests" for s in sites)
           + f"; peak {batch[2].peak_rss / 2**20:.0f} MB (provision and its processes)")
+    runner_count = max((d.get("stats", {}).get("openstack_processes", 0) for d in lines), default=0)
+    print(f"  the batch's own count of openstack processes it started: {runner_count} (the /proc sampler may also "
+          "catch a command's shell between fork and exec, which still shows the openstack command line)")
     print(f"  ratio batch/one plan: {batch[0] / single[0]:.2f}x time for {len(rows)}x the repositories "
           f"(target <= 3x); {batch[0] / len(rows):.2f} s per repository")
 

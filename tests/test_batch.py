@@ -190,3 +190,13 @@ def test_ctrl_c_interrupts_every_run_in_flight_and_exits_130(tmp_path: Path, fak
     assert len(cleaned) == 2  # both runs in flight were interrupted; the queued third never started
     assert sorted(d["batch"]["exit_code"] for d in lines(out)) == [130, 130]
     assert "batch interrupted; nothing was left behind" in err
+
+
+def test_the_list_can_come_from_standard_input(fake_run: list[RunOptions], run_main: RunMain,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("https://github.com/a/one\nhttps://github.com/a/two\n"))
+    code, out, err = run_main("batch", "-", "--plan-only")
+    assert code == 0, err
+    assert [d["batch"]["input"] for d in lines(out)] == ["https://github.com/a/one", "https://github.com/a/two"]
