@@ -174,9 +174,11 @@ def test_ctrl_c_interrupts_every_run_in_flight_and_exits_130(tmp_path: Path, fak
 
     def slow_run(session: Session, options: RunOptions) -> dict[str, Any]:
         started.wait(timeout=5)
+        deadline = time.monotonic() + 10  # never hang the suite if the interrupt went astray
         try:
-            while True:
+            while time.monotonic() < deadline:
                 time.sleep(0.01)
+            raise AssertionError("the run was never interrupted")
         except KeyboardInterrupt:  # what cleanup_on_failure does in a real run: remove, then say so
             cleaned.append(options.source)
             raise Interrupted("interrupted; nothing was left behind", details={"run_id": "r"}) from None
