@@ -37,7 +37,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN name TEXT",
         "ALTER TABLE resources ADD COLUMN claimed_by TEXT",
     ),
-    # 3: the clouds.yaml profile (OS_CLOUD) a run was made with, so `status` and `destroy` use it again
+    # 3: the node's setup as last seen (JSON: state, step, failing step, log tail)
+    (
+        "ALTER TABLE runs ADD COLUMN setup_json TEXT",
+    ),
+    # 4: the clouds.yaml profile (OS_CLOUD) a run was made with, so `status` and `destroy` use it again
     (
         "ALTER TABLE runs ADD COLUMN os_cloud TEXT",
     ),
