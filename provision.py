@@ -203,15 +203,20 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
 @click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
+@click.option("--setup/--no-setup", default=True, show_default=True,
+              help="Set each repository up on its node at first boot.")
+@click.option("--setup-cmd", "setup_cmds", multiple=True, metavar="CMD",
+              help="A command to run last in every setup (repeatable).")
 @common
 def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes: bool, ai: str | None,
           model: str | None, site: str | None, node_type: str | None, image: str | None, hours: float | None,
           max_hours: float | None, max_su: float | None, public_key: Path | None, keep_on_failure: bool,
-          twin: bool, opts: Common) -> None:
+          twin: bool, setup: bool, setup_cmds: tuple[str, ...], opts: Common) -> None:
     """Provision (or plan) every repository in FILE (`-`: standard input): one per line, or CSV with a
     header `repo,node_type,image,hours,name,site`. One JSON line per repository on stdout."""
     from chameleon_provision.commands.batch import batch_command
     from chameleon_provision.pipeline.planner import Pins
+    from chameleon_provision.setup.build import SetupOptions
 
     opts.json = False  # every line on stdout is already a JSON document; an error is the summary on stderr
 
@@ -219,7 +224,8 @@ def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes
              "public_key": public_key}
     batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=Pins(node_type, image, hours),
                   keep_on_failure=keep_on_failure, assume_yes=yes, confirm=None if yes else _confirmer(False),
-                  resume_from=resume_from, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin)
+                  resume_from=resume_from, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin,
+                  setup=SetupOptions(setup, setup_cmds))
 
 
 @cli.command(name="plan-diff")

@@ -37,6 +37,7 @@ from chameleon_provision.pipeline.planner import Pins
 from chameleon_provision.pipeline.run import RunOptions, run
 from chameleon_provision.pipeline.session import Session
 from chameleon_provision.pipeline.teardown import manual_command
+from chameleon_provision.setup.build import SetupOptions
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class BatchOptions:
     assume_yes: bool = False
     confirm: Callable[[str], bool] | None = None  # a terminal's yes for the whole batch
     resume_from: Path | None = None
+    setup: SetupOptions = field(default_factory=SetupOptions)  # --setup/--no-setup, --setup-cmd for every row
 
 
 def _pins(row: BatchRow, base: Pins) -> Pins:
@@ -107,7 +109,7 @@ class Batch:
         session = RowSession(self.shared, index, settings, streams)
         opts = RunOptions(source=row.repo, plan_only=self.options.plan_only, pins=_pins(row, self.options.pins),
                           name=row.name, keep_on_failure=self.options.keep_on_failure,
-                          confirm=lambda _q: True, assume_yes=True)
+                          confirm=lambda _q: True, assume_yes=True, setup=self.options.setup)
         try:
             doc = run(session, opts)
             code = int(ExitCode.OK)
