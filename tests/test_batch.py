@@ -202,3 +202,18 @@ def test_the_list_can_come_from_standard_input(fake_run: list[RunOptions], run_m
     code, out, err = run_main("batch", "-", "--plan-only")
     assert code == 0, err
     assert [d["batch"]["input"] for d in lines(out)] == ["https://github.com/a/one", "https://github.com/a/two"]
+
+
+def test_rows_naming_the_same_repository_read_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chameleon_provision.config import load_settings
+    from chameleon_provision.console import Streams
+    from chameleon_provision.repo_analyzer import RepoCheckout
+
+    reads: list[Path] = []
+    monkeypatch.setattr("chameleon_provision.repo_analyzer.analyze", lambda path: reads.append(path) or len(reads))
+    settings = load_settings({}, {"PROVISION_STATE_DIR": str(tmp_path)})
+    shared = BatchShared(Session(settings, Streams()), real=False, workers=2)
+    one, other = RepoCheckout(tmp_path, "/r/one", "abc", False), RepoCheckout(tmp_path, "/r/two", None, False)
+    answers = [RowSession(shared, row, settings, Streams()).analyze(c) for row, c in enumerate((one, one, other))]
+    assert answers == [1, 1, 2] and len(reads) == 2
+    shared.close()

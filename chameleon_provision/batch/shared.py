@@ -22,6 +22,7 @@ from chameleon_provision.console import Streams
 from chameleon_provision.decisions.availability import Availability, SiteHosts
 from chameleon_provision.models import ImageRecord, NodeRecord
 from chameleon_provision.pipeline.session import Promise, Session, promise_nothing
+from chameleon_provision.repo_analyzer import Analysis, RepoCheckout
 
 R = TypeVar("R")
 _LEDGER_DATE = "%Y-%m-%d %H:%M:%S"
@@ -209,6 +210,11 @@ class RowSession(Session):
 
     def site_hosts(self, site: str, nodes: Sequence[NodeRecord]) -> SiteHosts:
         return self.shared.site_hosts(site, nodes)
+
+    def analyze(self, checkout: RepoCheckout) -> Analysis:
+        # rows naming the same repository (at the same commit) with different overrides read it once
+        return self.shared.memo.get(("analysis", checkout.source, checkout.commit),
+                                    lambda: Session.analyze(self, checkout))
 
     @contextmanager
     def capacity(self) -> Iterator[Promise]:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chameleon_provision.ai_client import AIClient
     from chameleon_provision.cloud.resource_discovery import DiscoveryClient
     from chameleon_provision.decisions.availability import Availability, SiteHosts
+    from chameleon_provision.repo_analyzer import Analysis, RepoCheckout
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -171,6 +172,12 @@ class Session:
                                              functools.partial(self.discovery.node_records, site))
             out.extend(parse_node(r, site) for r in records)
         return out
+
+    def analyze(self, checkout: RepoCheckout) -> Analysis:
+        """The repository's analysis (a batch reads a repository that several rows name once)."""
+        from chameleon_provision.repo_analyzer import analyze
+
+        return analyze(checkout.path)
 
     def site_hosts(self, site: str, nodes: Sequence[NodeRecord]) -> SiteHosts:
         """The site's Blazar hosts and allocations (a batch reads them once and adds its own promises)."""
