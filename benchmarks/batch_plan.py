@@ -9,7 +9,9 @@ full_run_processes.py) and Keystone token requests per site (the twin's request 
 The repositories are the corpus folders (../shared/corpus/dev and tests/corpus, each repository a plain
 folder), cycled to --count rows with distinct names when the corpus is smaller.
 
-    python benchmarks/batch_plan.py [--count 50] [--jobs 4]
+Each is measured --runs times, alternating, each time with a cold catalog cache; the medians are compared.
+
+    python benchmarks/batch_plan.py [--count 50] [--jobs 4] [--runs 3]
 """
 
 from __future__ import annotations
@@ -66,23 +68,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     repos = corpus()
     rows = [(repos[i % len(repos)], f"r{i:03d}") for i in range(args.count)]
     log = io.StringIO()
     with TwinServer(port=0, log=log) as twin, tempfile.TemporaryDirectory() as home:
         base = {"PATH": os.environ.get("PATH", ""), "HOME": home, **twin.env("CHI@UC"), "PROVISION_AI": "off"}
-        # each measurement starts with a cold catalog cache of its own
-        single = measure([str(repos[0]), "--plan-only", "--json", "-q"],
-                         {**base, "PROVISION_STATE_DIR": f"{home}/single"}, log)
         batch_file = Path(home) / "batch.csv"
         batch_file.write_text("repo,name\n" + "".join(f"{repo},{name}\n" for repo, name in rows))
-        batch = measure(["batch", str(batch_file), "--plan-only", "--jobs", str(args.jobs), "-q"],
-                        {**base, "PROVISION_STATE_DIR": f"{home}/batch"}, log)
+        singles, batches = [], []
+        for n in range(args.runs):  # alternating, so a busy moment of the machine hits both alike
+            singles.append(measure([str(repos[0]), "--plan-only", "--json", "-q"],
+                                   {**base, "PROVISION_STATE_DIR": f"{home}/single{n}"}, log))
+            batches.append(measure(["batch", str(batch_file), "--plan-only", "--jobs", str(args.jobs), "-q"],
+                                   {**base, "PROVISION_STATE_DIR": f"{home}/batch{n}"}, log))
+    single = sorted(singles, key=lambda m: m[0])[len(singles) // 2]
+    batch = sorted(batches, key=lambda m: m[0])[len(batches) // 2]
     lines = [json.loads(x) for x in batch[1].splitlines()]
     ok = sum(1 for d in lines if d["batch"]["exit_code"] == 0)
     codes = Counter(d["batch"]["exit_code"] for d in lines)
-    print(f"plan-only against the twin: {len(rows)} rows from {len(repos)} corpus repositories, --jobs {args.jobs}")
+    print(f"plan-only against the twin: {len(rows)} rows from {len(repos)} corpus repositories, --jobs {args.jobs}, "
+          f"median of {args.runs} (one plan: {', '.join(f'{m[0]:.1f}' for m in singles)} s; batch: "
+          f"{', '.join(f'{m[0]:.1f}' for m in batches)} s)")
     print(f"  one plan ({repos[0].name}): {single[0]:.1f} s, {len(single[2].openstack)} openstack processes, "
           f"{sum(single[3].values())} token requests, peak {single[2].peak_rss / 2**20:.0f} MB")
     per_site = Counter(batch[2].openstack.values())
