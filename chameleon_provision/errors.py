@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     CONFIRMATION_REQUIRED = 13
     STATE = 14
     ALLOCATION_EXCEEDED = 15
+    LEASE_REFUSED = 16
     INTERRUPTED = 130
 
 
@@ -140,6 +141,12 @@ class AllocationExceeded(ProvisionError):
     """Chameleon refused the lease: the project's service units cannot cover it."""
 
     exit_code = ExitCode.ALLOCATION_EXCEEDED
+
+
+class LeaseRefused(ProvisionError):
+    """Chameleon's lease rules forbid the change (an extension too early, too long, or of an ended lease)."""
+
+    exit_code = ExitCode.LEASE_REFUSED
 
 
 class ChecksFailed(ProvisionError):

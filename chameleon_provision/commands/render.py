@@ -40,7 +40,7 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     row("lease", f"{lease['hours']:g} h until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
     if cost := doc.get("cost"):
         row("cost", f"about {cost['su_total']:g} SU ({cost['su_per_hour']:g} SU/h x {cost['hours']:g} h); "
-                    "`provision destroy` stops the charge early")
+                    f"`provision destroy {doc['run_id']}` stops the charge early")
     for note in doc.get("notes", []):
         row("note", note)
     if doc["mode"] == "provision":
@@ -54,8 +54,13 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     if doc["mode"] == "provision":
         if doc.get("ssh_reachable") is False:
             console.print("[yellow]SSH did not answer yet; bare metal can take a few more minutes.[/yellow]")
-        console.print(f"\n  [bold green]{escape(doc['ssh_command'])}[/bold green]\n")
-        console.print(f"  remove it with: provision destroy {doc['run_id']}")
+        if doc.get("log_file"):
+            console.print(f"log: {escape(doc['log_file'])}", highlight=False)
+        console.print(f"the lease ends {lease['end']} UTC: `provision extend {doc['run_id']} --hours N` prolongs "
+                      f"it; `provision destroy {doc['run_id']}` stops paying early", highlight=False)
+        ssh = doc.get("ssh") or {}
+        console.print(f"\n  [bold green]{escape(ssh.get('command') or doc['ssh_command'])}[/bold green]\n",
+                      highlight=False)
     else:
         console.print("\nPlan only: nothing was created.")
 

@@ -60,6 +60,7 @@ class Outcome:
     ssh_command: str | None = None
     ssh_reachable: bool | None = None
     keypair: str | None = None
+    identity_file: str | None = None  # the private key ssh needs; None when the user's own key is used
 
 
 def requirements_doc(req: Requirements) -> dict[str, Any]:

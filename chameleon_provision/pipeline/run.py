@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chameleon_provision.errors import ConfirmationRequired, InputError, ProvisionError
-from chameleon_provision.pipeline.create import CreateSpec, create
+from chameleon_provision.pipeline.create import CreateSpec, create, publish_ready
 from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
 from chameleon_provision.pipeline.planner import Pins, make_plan
 from chameleon_provision.pipeline.resume import live_run_named, resume
 from chameleon_provision.pipeline.session import Session, new_run_id
 from chameleon_provision.pipeline.teardown import cleanup_on_failure
 from chameleon_provision.repo_analyzer import analyze, open_repository
+from chameleon_provision.state.run_log import log_path
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
     try:
         return _run(session, options, run_id, report)
     except ProvisionError as exc:  # the `--json` error document says how far the run got
+        session.log.event("error", exc.message, type=type(exc).__name__, exit=int(exc.exit_code))
+        if session.log.path is not None:
+            report["log_file"] = str(session.log.path)
         exc.details = {**report, **exc.details}
         raise
 
@@ -110,6 +114,8 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     if options.confirm is None or not options.confirm(summary):
         raise ProvisionError("cancelled; nothing was created")
     site = plan.node.site
+    session.log.open(log_path(settings.state_dir, run_id))
+    log_decisions(session, report["decisions"])
     identity = session.cloud(site).token_issue()  # the project id: `status` and `destroy` check it later
     name = options.name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
     session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=site, mode="provision",
@@ -123,7 +129,21 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     with cleanup_on_failure(session, run_id, options.keep_on_failure, report):
         create(session, spec, outcome)
     session.store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command)
-    return document(plan, "provision", session.stats(), outcome)
+    extras = publish_ready(session, run_id, name, outcome, options.confirm)
+    session.log.event("ready", f"run {run_id} is ready", address=outcome.floating_ip)
+    return {**document(plan, "provision", session.stats(), outcome), **extras}
+
+
+def log_decisions(session: Session, decisions: dict[str, Any]) -> None:
+    """Each decision with who made it and why, in the run's log."""
+    for name in ("requirements", "resource", "image", "lease", "keypair", "floating_ip_plan", "cost"):
+        value = decisions.get(name)
+        if not isinstance(value, dict):
+            continue
+        shown = {k: v for k, v in value.items() if k not in ("evidence", "reason", "decided_by", "hardware")
+                 and isinstance(v, str | int | float | bool) and v is not None}
+        session.log.event("decision", name, **shown, decided_by=value.get("decided_by"),
+                          reason=value.get("reason"))
 
 
 def cost_drivers(plan: Plan) -> str:
