@@ -206,7 +206,8 @@ def status(run_id: str | None, local: bool, opts: Common) -> None:
                 session.warm(site)
             views = observe(store, runs, session.cloud, session.settings.credentials_for,
                             lambda site: project_of(session, site))
-        _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)
+        state_dir = session.settings.state_dir
+        _emit(status_document(views, state_dir)) if opts.json else status_table(session.streams.out, views, state_dir)
 
 
 @cli.command(name="resume")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chameleon_provision.commands.status import RunView
+from chameleon_provision.state.run_log import log_path
 from chameleon_provision.state.store import ResourceRecord
 
 
@@ -79,7 +81,12 @@ def time_left(lease_end: str | None) -> str:
     return f"{hours}h{rem // 60:02d}m"
 
 
-def status_table(console: Console, views: list[RunView]) -> None:
+def _log_file(state_dir: Path | None, run_id: str) -> str | None:
+    path = log_path(state_dir, run_id) if state_dir is not None else None
+    return str(path) if path is not None and path.exists() else None
+
+
+def status_table(console: Console, views: list[RunView], state_dir: Path | None = None) -> None:
     if not views:
         console.print("No runs recorded.")
         return
@@ -117,7 +124,10 @@ def status_table(console: Console, views: list[RunView]) -> None:
             notes.append(f"{run.run_id}: {view.cost['su_so_far']:g} of {view.cost['su_total']:g} SU so far "
                          f"({view.cost['su_per_hour']:g} SU/h); `provision destroy` stops the charge")
         if live and _ends_within_an_hour(run.lease_end):
-            notes.append(f"{run.run_id}: the lease ends within the hour")
+            notes.append(f"{run.run_id}: the lease ends within the hour ({run.lease_end} UTC): "
+                         f"`provision extend {run.run_id} --hours N` prolongs it")
+        if len(views) == 1 and (log := _log_file(state_dir, run.run_id)):
+            notes.append(f"{run.run_id}: log {log}")
     console.print(table)
     for line in notes:
         console.print(escape(line), highlight=False)
@@ -130,13 +140,15 @@ def _ends_within_an_hour(lease_end: str | None) -> bool:
     return left != "ended" and left.startswith("0h")
 
 
-def status_document(views: list[RunView]) -> dict[str, Any]:
+def status_document(views: list[RunView], state_dir: Path | None = None) -> dict[str, Any]:
     return {"schema_version": 1, "runs": [
         {"run_id": v.run.run_id, "created_at": v.run.created_at, "source": v.run.source,
          "site": v.run.region or v.run.site, "status": v.run.status, "lease_end": v.run.lease_end,
          "time_left": time_left(v.run.lease_end), "ssh_command": v.run.ssh_command,
          "checked_with_cloud": v.checked, "cloud": v.cloud, "drift": v.drift, "next": v.next_step or None,
-         "cost": v.cost,
+         "cost": v.cost, "log_file": _log_file(state_dir, v.run.run_id),
+         "ends_within_hour": _ends_within_an_hour(v.run.lease_end) and any(
+             r.live and r.kind == "lease" for r in v.resources),
          "resources": [{"kind": r.kind, "name": r.name, "id": r.cloud_id, "status": r.status,
                         **({"address": r.detail["address"]} if "address" in r.detail else {})}
                        for r in v.resources]}
