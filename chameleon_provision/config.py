@@ -92,6 +92,7 @@ class Settings:
     server_timeout: float = 2400.0
     ssh_timeout: float = 600.0
     poll_seconds: float = 10.0
+    ssh_include: bool = True  # offer the Include line for `ssh NAME` (False: never touch ~/.ssh/config)
     sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (shown value, source)
 
     def credentials_for(self, site: str) -> dict[str, str]:
@@ -173,6 +174,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         return value
 
     max_hours = number("PROVISION_MAX_HOURS", "max_hours", MAX_LEASE_HOURS)
+    raw_include = str(pick("PROVISION_SSH_INCLUDE", default="ask")).lower()
+    if raw_include not in ("ask", "no", "yes", "1", "0", "true", "false", "on", "off"):
+        raise ConfigError(f"PROVISION_SSH_INCLUDE must be ask or no, not {raw_include!r}")
     return Settings(
         site=str(site),
         site_auth_urls=sites,
@@ -194,6 +198,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         server_timeout=number("PROVISION_SERVER_TIMEOUT", None, 2400.0),
         ssh_timeout=number("PROVISION_SSH_TIMEOUT", None, 600.0, zero_ok=True),
         poll_seconds=number("PROVISION_POLL_SECONDS", None, 10.0),
+        ssh_include=raw_include not in ("no", "0", "false", "off"),
         sources=sources,
     )
 

@@ -23,7 +23,10 @@ _LIVE = ("ready",)
 
 def publish(state_dir: Path, run_id: str, name: str, address: str, identity_file: Path | None,
             confirm: Callable[[str], bool] | None, progress: Callable[[str], None]) -> dict[str, Any]:
-    """Write the run's Host block and, with consent, the Include line; the `ssh` part of the run document."""
+    """Write the run's Host block and, with consent, the Include line; the `ssh` part of the run document.
+
+    `confirm` None: never ask (no terminal and no --yes, or PROVISION_SSH_INCLUDE=no); the line is printed.
+    """
     entry = ssh_config.HostEntry(run_id=run_id, name=name, address=address, identity_file=identity_file,
                                  known_hosts=ssh_config.known_hosts_path(state_dir, run_id))
     ours = ssh_config.add_host(state_dir, entry)
