@@ -169,3 +169,32 @@ def test_no_free_node_offers_the_earliest_start_and_start_earliest_takes_it(
     assert code == 0, err
     lease = json.loads(out)["lease"]
     assert lease["start"] == end and "earliest" in lease["reason"]
+
+
+def test_a_booking_kept_after_ctrl_c_is_carried_on_by_resume(
+        twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain, openstack: Openstack,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chameleon_provision.cloud import reservation_manager
+
+    real_wait = reservation_manager.wait_active
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reservation_manager, "wait_active", interrupted)
+    start = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")
+    code, _, err = run_main(CPU_REPO, "--yes", "--start", start, "--keep-on-failure")
+    assert code == 130 and "booked from" in err
+    (lease,) = ok(openstack("reservation", "lease", "list", "-c", "id", "-c", "status"))
+    assert lease["status"] == "PENDING"
+    monkeypatch.setattr(reservation_manager, "wait_active", real_wait)
+    (run,) = json.loads(run_main("status", "--local", "--json")[1])["runs"]
+
+    twin.clock.advance(2 * 3600 + 60)  # the start comes
+    code, out, err = run_main("resume", run["run_id"], "--yes", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["lease"]["id"] == lease["id"] and doc["server"]["status"] == "ACTIVE"
+    log = Path(doc["log_file"]).read_text()
+    kinds = [line.split()[1] for line in log.splitlines()]
+    assert doc["ssh"]["host"] and kinds.count("ready") == 1 and " error interrupted" in log

@@ -55,7 +55,7 @@ def create(session: Session, spec: CreateSpec, outcome: Outcome) -> None:
 
     lease = _lease(session, cloud, recorder, spec, earlier.get("lease"))
     outcome.lease_id = lease.id
-    if _until(spec.lease) > 0:
+    if _until(spec.lease) > 0 and lease.status in ("PENDING", "CREATING"):
         progress(f"lease {lease.name} is booked from {spec.lease.start} UTC ({lease.status}); waiting for it to "
                  f"start. Ctrl+C removes it; with --keep-on-failure it stays for `provision resume {spec.run_id}`")
     lease = reservation_manager.wait_active(cloud, lease, timeout=settings.lease_timeout + _until(spec.lease),

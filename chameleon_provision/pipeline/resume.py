@@ -73,6 +73,7 @@ def resume(session: Session, run_id: str, *, keep_on_failure: bool = False,
         raise
     store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command, lease_end=spec.lease.end)
     extras = publish_ready(session, run_id, spec.name, outcome, confirm)
+    session.log.event("ready", f"run {run_id} is ready (resumed)", address=outcome.floating_ip)
     return {**doc, **extras, "mode": "provision", "resumed": True,
             "lease": {**doc["lease"], "end": spec.lease.end, "id": outcome.lease_id},
             "reservation_id": outcome.reservation_id, "server": outcome.server or None,
