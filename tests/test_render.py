@@ -94,6 +94,12 @@ def test_provision_summary_ends_with_the_ssh_line_and_how_to_remove_it() -> None
     assert "SSH did not answer" not in text and "Plan only" not in text
 
 
+def test_a_booked_lease_says_when_it_starts() -> None:
+    doc = document(plan(), "plan", STATS)
+    doc["lease"].update(start="2026-08-02 09:00", end="2026-08-02 17:00")
+    assert "8 h from 2026-08-02 09:00 until 2026-08-02 17:00 UTC" in render(doc)
+
+
 def test_summary_ends_with_ssh_name_and_names_the_log_file() -> None:
     doc = {**provision_doc(), "log_file": "/state/logs/08011200-ab12.log",
            "ssh": {"host": "prov-r", "command": "ssh prov-r", "included": True}}

@@ -39,7 +39,8 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
                   f"{hw['ram_gb']} GB{gpu_hw}); {res['available_hosts']} free [{res['decided_by']}]")
     row("", res["reason"])
     row("image", f"{img['name']} [{img['decided_by']}] {img['reason']}")
-    row("lease", f"{lease['hours']:g} h until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
+    start = "" if lease.get("start", "now") == "now" else f"from {lease['start']} "
+    row("lease", f"{lease['hours']:g} h {start}until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
     if cost := doc.get("cost"):
         row("cost", f"about {cost['su_total']:g} SU ({cost['su_per_hour']:g} SU/h x {cost['hours']:g} h); "
                     f"`provision destroy {doc['run_id']}` stops the charge early")

@@ -55,9 +55,12 @@ def ssh_argv(state_dir: Path, store: StateStore, run_id: str, command: Sequence[
     """The ssh command line for `provision ssh RUN [-- CMD]`; StateError when the run has no live block."""
     run: RunRecord = store.run(run_id)
     host = ssh_config.host_of(state_dir, run_id)
-    if host is None or run.status not in _LIVE:
+    if run.status not in _LIVE:
         raise StateError(f"run {run_id} has no ready node to reach ({run.status})",
                          hint="`provision status` lists runs; `provision resume RUN` finishes one")
+    if host is None:  # a run made before runs had Host blocks
+        raise StateError(f"run {run_id} has no Host block in {ssh_config.config_path(state_dir)}",
+                         hint=f"use {run.ssh_command}" if run.ssh_command else "`provision resume RUN` writes it")
     executable = shutil.which("ssh")
     if executable is None:
         raise ConfigError("the `ssh` command was not found", hint="install an OpenSSH client")

@@ -101,7 +101,8 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     report["decisions"] = {k: v for k, v in document(plan, "plan", {}).items() if k not in ("stats", "run_id")}
     if options.plan_only:
         return document(plan, "plan", session.stats())
-    summary = (f"Create a {plan.lease.hours:g} h lease on {plan.node.node_type} at {plan.node.site} "
+    booked = "" if plan.lease.start == "now" else f" from {plan.lease.start} UTC"
+    summary = (f"Create a {plan.lease.hours:g} h lease{booked} on {plan.node.node_type} at {plan.node.site} "
                f"(about {plan.cost.su_total:g} SU: {plan.cost.su_per_hour:g} SU/h), "
                f"a server with {plan.image.image.name} and a floating IP?")
     if plan.cost.su_total > settings.max_su:
