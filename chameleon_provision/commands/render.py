@@ -43,7 +43,7 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     row("lease", f"{lease['hours']:g} h {start}until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
     if cost := doc.get("cost"):
         row("cost", f"about {cost['su_total']:g} SU ({cost['su_per_hour']:g} SU/h x {cost['hours']:g} h); "
-                    f"`provision destroy {doc['run_id']}` stops the charge early")
+                    "`provision destroy` stops the charge early")
     for note in doc.get("notes", []):
         row("note", note)
     if doc["mode"] == "provision":

@@ -22,10 +22,12 @@ _LIVE = ("ready",)
 
 
 def publish(state_dir: Path, run_id: str, name: str, address: str, identity_file: Path | None,
-            confirm: Callable[[str], bool] | None, progress: Callable[[str], None]) -> dict[str, Any]:
+            confirm: Callable[[str], bool] | None, progress: Callable[[str], None], *,
+            offer: bool = True) -> dict[str, Any]:
     """Write the run's Host block and, with consent, the Include line; the `ssh` part of the run document.
 
-    `confirm` None: never ask (no terminal and no --yes, or PROVISION_SSH_INCLUDE=no); the line is printed.
+    `confirm` None (no terminal and no --yes): the line is printed for the user to add. `offer` False
+    (PROVISION_SSH_INCLUDE=no): ~/.ssh/config is neither touched nor mentioned.
     """
     entry = ssh_config.HostEntry(run_id=run_id, name=name, address=address, identity_file=identity_file,
                                  known_hosts=ssh_config.known_hosts_path(state_dir, run_id))
@@ -33,13 +35,13 @@ def publish(state_dir: Path, run_id: str, name: str, address: str, identity_file
     user_config = ssh_config.user_config_path()
     line = ssh_config.include_line(state_dir)
     included = ssh_config.has_include(state_dir, user_config)
-    if not included and confirm is not None and confirm(
+    if not included and offer and confirm is not None and confirm(
             f"Add `{line}` at the top of {user_config}, so that `ssh {name}` reaches this run's node "
             "(and later runs' nodes)?"):
         ssh_config.add_include(state_dir, user_config)
         progress(f"added the Include line to {user_config}")
         included = True
-    elif not included:
+    elif not included and offer:
         progress(f"for `ssh {name}`, add this line at the top of {user_config}:\n  {line}")
     command = f"ssh {name}" if included else f"ssh -F {ours} {name}"
     return {"host": name, "config_file": str(ours), "included": included, "include_line": line,

@@ -89,9 +89,8 @@ def publish_ready(session: Session, run_id: str, name: str, outcome: Outcome,
     extras: dict[str, Any] = {"log_file": str(session.log.path) if session.log.path else None}
     if outcome.floating_ip:
         identity = Path(outcome.identity_file) if outcome.identity_file else None
-        ask = confirm if session.settings.ssh_include else None
-        extras["ssh"] = publish(session.settings.state_dir, run_id, name, outcome.floating_ip, identity, ask,
-                                session.streams.progress)
+        extras["ssh"] = publish(session.settings.state_dir, run_id, name, outcome.floating_ip, identity, confirm,
+                                session.streams.progress, offer=session.settings.ssh_include)
         session.log.event("ssh", f"Host {name} -> cc@{outcome.floating_ip}", config=extras["ssh"]["config_file"],
                           included=extras["ssh"]["included"])
     return extras
