@@ -54,7 +54,10 @@ def test_a_run_ends_with_ssh_name_and_destroy_removes_it(twin: TwinServer, cloud
     assert " exit=0" in log and " seconds=" in log and "decision resource" in log
     assert cloud_env["OS_PASSWORD"] not in log
     code, out, _ = run_main("status", doc["run_id"], "--json")
-    assert json.loads(out)["runs"][0]["log_file"] == doc["log_file"]
+    seen = json.loads(out)["runs"][0]
+    assert seen["log_file"] == doc["log_file"] and seen["ssh_host"] == "first"
+    code, out, _ = run_main("status", doc["run_id"])
+    assert f"log {doc['log_file']}" in " ".join(out.split()) and "ssh first" in out
 
     code, out, err = run_main(CPU_REPO, "--yes", "--json", "--name", "second")
     assert code == 0, err

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chameleon_provision.commands.status import RunView
+from chameleon_provision.state import ssh_config
 from chameleon_provision.state.run_log import log_path
 from chameleon_provision.state.store import ResourceRecord
 
@@ -120,7 +121,8 @@ def status_table(console: Console, views: list[RunView], state_dir: Path | None 
         if view.next_step:
             notes.append(f"{run.run_id}: next: {view.next_step}")
         elif live and run.ssh_command and not view.drift:
-            notes.append(f"{run.run_id}: {run.ssh_command}")
+            host = ssh_config.host_of(state_dir, run.run_id) if state_dir is not None else None
+            notes.append(f"{run.run_id}: " + (f"ssh {host}" if host else run.ssh_command))
         if view.cost:
             notes.append(f"{run.run_id}: {view.cost['su_so_far']:g} of {view.cost['su_total']:g} SU so far "
                          f"({view.cost['su_per_hour']:g} SU/h); `provision destroy` stops the charge")
@@ -148,6 +150,7 @@ def status_document(views: list[RunView], state_dir: Path | None = None) -> dict
          "time_left": time_left(v.run.lease_end), "ssh_command": v.run.ssh_command,
          "checked_with_cloud": v.checked, "cloud": v.cloud, "drift": v.drift, "next": v.next_step or None,
          "cost": v.cost, "log_file": _log_file(state_dir, v.run.run_id),
+         "ssh_host": ssh_config.host_of(state_dir, v.run.run_id) if state_dir is not None else None,
          "ends_within_hour": _ends_within_an_hour(v.run.lease_end) and any(
              r.live and r.kind == "lease" for r in v.resources),
          "resources": [{"kind": r.kind, "name": r.name, "id": r.cloud_id, "status": r.status,
