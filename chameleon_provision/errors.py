@@ -25,7 +25,8 @@ class ExitCode(IntEnum):
     CONFIRMATION_REQUIRED = 13
     STATE = 14
     ALLOCATION_EXCEEDED = 15
-    LEASE_REFUSED = 16
+    SETUP_FAILED = 16
+    LEASE_REFUSED = 17
     INTERRUPTED = 130
 
 
@@ -141,6 +142,12 @@ class AllocationExceeded(ProvisionError):
     """Chameleon refused the lease: the project's service units cannot cover it."""
 
     exit_code = ExitCode.ALLOCATION_EXCEEDED
+
+
+class SetupFailed(ProvisionError):
+    """The node is up but the repository's setup on it failed (the node and its lease are kept)."""
+
+    exit_code = ExitCode.SETUP_FAILED
 
 
 class LeaseRefused(ProvisionError):

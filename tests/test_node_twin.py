@@ -120,7 +120,7 @@ def test_an_extension_too_early_is_refused_here_and_by_the_twin(twin: TwinServer
     doc = json.loads(out)
     lease_id, before = doc["lease"]["id"], lease_end(openstack, doc["lease"]["id"])
     code, _, err = run_main("extend", doc["run_id"], "--hours", "2", "--yes")
-    assert code == 16 and "within 48 h of its end" in err and "try again after" in err
+    assert code == 17 and "within 48 h of its end" in err and "try again after" in err
     assert len(err.strip().splitlines()) == 1
     assert lease_end(openstack, lease_id) == before
     rc, _, cli_err = openstack("reservation", "lease", "set", "--prolong-for", "2h", lease_id, fmt=False)

@@ -195,3 +195,16 @@ def test_status_document_keeps_raw_text_and_only_recorded_addresses() -> None:
     assert r["resources"] == [{"kind": "lease", "name": "prov-x", "id": "L1", "status": "created"},
                               {"kind": "floating_ip", "name": "prov-x", "id": "F1", "status": "created",
                                "address": "192.5.87.10"}]
+
+
+def test_setup_lines_say_what_the_node_gets_and_how_it_went() -> None:
+    from chameleon_provision.commands.render import setup_line, setup_outcome_line
+
+    assert setup_line({"enabled": False, "reason": "--no-setup"}) == "none (--no-setup)"
+    planned = {"enabled": True, "repo_dir": "/home/cc/demo", "steps": [{"name": "apt"}, {"name": "clone"}]}
+    assert setup_line(planned) == "/home/cc/demo at first boot: apt, clone"
+    failed = {"state": "failed", "step": "conda", "failed_step": "conda", "detail": "step conda failed",
+              "elapsed_s": 312}
+    assert setup_line({**planned, "outcome": failed}).endswith("; failed in step conda: step conda failed (312 s)")
+    assert setup_outcome_line({"state": "timeout", "step": "docker-build", "detail": "still running"}) == \
+        "timeout at step docker-build: still running"

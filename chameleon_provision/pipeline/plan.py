@@ -8,6 +8,7 @@ from typing import Any
 from chameleon_provision.cloud.key_manager import KeyDecision
 from chameleon_provision.cloud.network_manager import AddressPlan
 from chameleon_provision.models import ImageChoice, LeaseWindow, NodeChoice, Requirements
+from chameleon_provision.setup.build import SetupScript
 
 SCHEMA_VERSION = 1
 
@@ -47,6 +48,8 @@ class Plan:
     address: AddressPlan
     cost: Cost
     notes: tuple[str, ...] = ()
+    setup: SetupScript | None = None
+    setup_reason: str = "not asked for"  # why there is no setup script (--no-setup, nothing to clone)
 
 
 @dataclass
@@ -60,7 +63,8 @@ class Outcome:
     ssh_command: str | None = None
     ssh_reachable: bool | None = None
     keypair: str | None = None
-    identity_file: str | None = None  # the private key ssh needs; None when the user's own key is used
+    identity: str | None = None  # the private key file, when the tool made or was given one
+    setup: dict[str, Any] | None = None  # setup.follow.SetupOutcome as a dict
 
 
 def requirements_doc(req: Requirements) -> dict[str, Any]:
@@ -99,6 +103,7 @@ def document(plan: Plan, mode: str, stats: dict[str, Any], outcome: Outcome | No
         "floating_ip_plan": {"action": plan.address.action, "address": plan.address.address},
         "cost": plan.cost.as_dict(),
         "notes": list(plan.notes),
+        "setup": plan.setup.as_dict() if plan.setup else {"enabled": False, "reason": plan.setup_reason},
     }
     if outcome is not None:
         doc["lease"]["id"] = outcome.lease_id
@@ -107,5 +112,6 @@ def document(plan: Plan, mode: str, stats: dict[str, Any], outcome: Outcome | No
         doc["floating_ip"] = outcome.floating_ip
         doc["ssh_command"] = outcome.ssh_command
         doc["ssh_reachable"] = outcome.ssh_reachable
+        doc["setup"]["outcome"] = outcome.setup
     doc["stats"] = stats
     return doc
