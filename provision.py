@@ -137,6 +137,9 @@ def cli() -> None:
 @click.option("--image", help="Pin the image (name or id).")
 @click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length.")
 @click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length.")
+@click.option("--start", metavar="WHEN",
+              help='When the lease starts: now (default), earliest (the first time a node is free), or a UTC '
+                   'date "YYYY-MM-DD HH:MM" (a booking; the run waits for it).')
 @click.option("--max-su", type=click.FloatRange(min=0, min_open=True),
               help="Service units --yes may approve (default 100; more needs this or a terminal yes).")
 @click.option("--name", help="Server name (default prov-REPO-RUNID).")
@@ -153,7 +156,7 @@ def cli() -> None:
 @common
 def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None, site: str | None,
        node_type: str | None, image: str | None, hours: float | None, max_hours: float | None,
-       max_su: float | None, name: str | None,
+       start: str | None, max_su: float | None, name: str | None,
        public_key: Path | None, keep_on_failure: bool, new_run: bool, twin: bool, setup: bool,
        setup_cmds: tuple[str, ...], prefer_gpu: bool, opts: Common) -> None:
     """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
@@ -163,6 +166,10 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
     from chameleon_provision.setup.build import SetupOptions
 
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
+    if start is not None:
+        from chameleon_provision.decisions.lease import parse_start
+
+        start = parse_start(start)
     setup_options = SetupOptions(setup, setup_cmds)
     if name is not None:
         from chameleon_provision.pipeline.run import check_name
@@ -179,7 +186,7 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
         from chameleon_provision.pipeline.planner import Pins
         from chameleon_provision.pipeline.run import RunOptions, run
 
-        pins = Pins(node_type, image, hours, prefer_gpu)
+        pins = Pins(node_type, image, hours, prefer_gpu=prefer_gpu, start=start)
         doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=pins, name=name,
                                       keep_on_failure=keep_on_failure, confirm=confirm,
                                       assume_yes=yes, new=new_run, setup=setup_options))
@@ -210,11 +217,13 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
               help="Set each repository up on its node at first boot.")
 @click.option("--setup-cmd", "setup_cmds", multiple=True, metavar="CMD",
               help="A command to run last in every setup (repeatable).")
+@click.option("--prefer-gpu", is_flag=True,
+              help="Where a repository's GPU is optional and the CPU its documented main path, plan a GPU node.")
 @common
 def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes: bool, ai: str | None,
           model: str | None, site: str | None, node_type: str | None, image: str | None, hours: float | None,
           max_hours: float | None, max_su: float | None, public_key: Path | None, keep_on_failure: bool,
-          twin: bool, setup: bool, setup_cmds: tuple[str, ...], opts: Common) -> None:
+          twin: bool, setup: bool, setup_cmds: tuple[str, ...], prefer_gpu: bool, opts: Common) -> None:
     """Provision (or plan) every repository in FILE (`-`: standard input): one per line, or CSV with a
     header `repo,node_type,image,hours,name,site`. One JSON line per repository on stdout."""
     from chameleon_provision.commands.batch import batch_command
@@ -225,7 +234,7 @@ def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes
 
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "max_su": max_su,
              "public_key": public_key}
-    batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=Pins(node_type, image, hours),
+    batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=Pins(node_type, image, hours, prefer_gpu=prefer_gpu),
                   keep_on_failure=keep_on_failure, assume_yes=yes, confirm=None if yes else _confirmer(False),
                   resume_from=resume_from, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin,
                   setup=SetupOptions(setup, setup_cmds))
@@ -279,7 +288,8 @@ def status(run_id: str | None, local: bool, opts: Common) -> None:
         runs = [store.run(run_id)] if run_id else store.runs()  # an unknown id is a StateError
         # each run is read with the clouds.yaml profile it was made with, if any
         views = observe_runs(session, runs, local=local, verbosity=opts.verbosity, env_file=opts.env_file)
-        _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)
+        state_dir = session.settings.state_dir
+        _emit(status_document(views, state_dir)) if opts.json else status_table(session.streams.out, views, state_dir)
 
 
 @cli.command(name="resume")
@@ -305,11 +315,14 @@ def resume_cmd(run_id: str, yes: bool, keep_on_failure: bool, opts: Common) -> N
 def destroy(run_id: str, yes: bool, opts: Common) -> None:
     """Delete the lease, server and floating IP that RUN_ID created."""
     from chameleon_provision.commands.profile_runs import open_run_session
+    from chameleon_provision.commands.ssh import forget
     from chameleon_provision.commands.status import check_same_cloud
     from chameleon_provision.pipeline.teardown import teardown
+    from chameleon_provision.state.run_log import log_path
 
     # unknown id -> StateError before anything else; a run made with a clouds.yaml profile uses it again
     with open_run_session(run_id, verbosity=opts.verbosity, env_file=opts.env_file) as (session, run):
+        session.log.open(log_path(session.settings.state_dir, run_id))
         live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
         if live:
             check_same_cloud(run, session)  # never report deletions made in (or against) another cloud
@@ -323,6 +336,8 @@ def destroy(run_id: str, yes: bool, opts: Common) -> None:
                 raise ProvisionError("cancelled; nothing was deleted")
         result = teardown(session.store, run_id, session.cloud, session.streams.progress)
         session.store.update_run(run_id, status="destroyed" if not result.left else "destroy-incomplete")
+        if not result.left and forget(session.settings.state_dir, run_id):  # `ssh NAME` goes with the node
+            session.log.event("ssh", f"removed the Host block of run {run_id}")
         doc = {"schema_version": 1, "run_id": run_id, "removed": list(result.removed), "left": list(result.left)}
         if not opts.json:
             session.streams.out.print(f"Run {run_id}: removed {len(result.removed)} resources"
@@ -331,6 +346,40 @@ def destroy(run_id: str, yes: bool, opts: Common) -> None:
             raise TeardownIncomplete(f"could not remove: {'; '.join(result.left)}", details=doc)
         if opts.json:
             _emit(doc)
+
+
+@cli.command(name="extend")
+@click.argument("run_id")
+@click.option("--hours", type=click.FloatRange(min=0, min_open=True, max=168), required=True,
+              help="Hours to add to the lease's end (Chameleon: within 48 h of the end, at most 168).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@common
+def extend_cmd(run_id: str, hours: float, yes: bool, opts: Common) -> None:
+    """Prolong RUN_ID's lease by --hours, within Chameleon's rules."""
+    from chameleon_provision.commands.extend import extend
+    from chameleon_provision.pipeline.startup import open_session
+
+    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
+        doc = extend(session, run_id, hours, _confirmer(yes))
+        if opts.json:
+            _emit(doc)
+        else:
+            session.streams.out.print(f"Run {run_id}: the lease now ends {doc['lease']['end']} UTC "
+                                      f"(was {doc['lease']['end_before']})", highlight=False)
+
+
+@cli.command(name="ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("run_id")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@common
+def ssh_cmd(run_id: str, command: tuple[str, ...], opts: Common) -> None:
+    """Open a shell on RUN_ID's node (or run `-- CMD...` there) with ssh and the run's Host block."""
+    from chameleon_provision.commands.ssh import exec_ssh, ssh_argv
+    from chameleon_provision.pipeline.startup import open_session
+
+    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
+        argv = ssh_argv(session.settings.state_dir, session.store, run_id, command)
+    exec_ssh(argv)
 
 
 @cli.command(name="doctor")

@@ -96,6 +96,7 @@ class Settings:
     ssh_timeout: float = 600.0
     setup_timeout: float = 3600.0
     poll_seconds: float = 10.0
+    ssh_include: bool = True  # offer the Include line for `ssh NAME` (False: never touch ~/.ssh/config)
     sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (shown value, source)
     profile: Profile | None = None  # the clouds.yaml profile OS_CLOUD / --os-cloud names
     profile_error: ConfigError | None = field(default=None, repr=False)  # why that profile cannot be used
@@ -209,6 +210,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         return value
 
     max_hours = number("PROVISION_MAX_HOURS", "max_hours", MAX_LEASE_HOURS)
+    raw_include = str(pick("PROVISION_SSH_INCLUDE", default="ask")).lower()
+    if raw_include not in ("ask", "no", "yes", "1", "0", "true", "false", "on", "off"):
+        raise ConfigError(f"PROVISION_SSH_INCLUDE must be ask or no, not {raw_include!r}")
     return Settings(
         site=str(site),
         site_auth_urls=sites,
@@ -231,6 +235,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         ssh_timeout=number("PROVISION_SSH_TIMEOUT", None, 600.0, zero_ok=True),
         setup_timeout=number("PROVISION_SETUP_TIMEOUT", None, 3600.0, zero_ok=True),
         poll_seconds=number("PROVISION_POLL_SECONDS", None, 10.0),
+        ssh_include=raw_include not in ("no", "0", "false", "off"),
         sources=sources,
         profile=profile,
         profile_error=profile_error,

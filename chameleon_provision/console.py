@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -15,9 +16,12 @@ class Streams:
     out: Console = field(default_factory=lambda: Console(file=sys.stdout, soft_wrap=True))
     err: Console = field(default_factory=lambda: Console(file=sys.stderr, soft_wrap=True))
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose (-v), 2 debug (-vv)
+    tap: Callable[[str], None] | None = None  # also gets every progress line (the run log), even with -q
 
     def progress(self, message: str) -> None:
         """One progress line on stderr (suppressed by -q)."""
+        if self.tap is not None:
+            self.tap(message)
         if self.verbosity >= 0:
             self.err.print(message, highlight=False, markup=False)  # paths and cloud errors may hold [brackets]
 

@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     STATE = 14
     ALLOCATION_EXCEEDED = 15
     SETUP_FAILED = 16
+    LEASE_REFUSED = 17
     BATCH_PARTIAL = 20
     BATCH_FAILED = 21
     INTERRUPTED = 130
@@ -149,6 +150,12 @@ class SetupFailed(ProvisionError):
     """The node is up but the repository's setup on it failed (the node and its lease are kept)."""
 
     exit_code = ExitCode.SETUP_FAILED
+
+
+class LeaseRefused(ProvisionError):
+    """Chameleon's lease rules forbid the change (an extension too early, too long, or of an ended lease)."""
+
+    exit_code = ExitCode.LEASE_REFUSED
 
 
 class ChecksFailed(ProvisionError):

@@ -21,14 +21,14 @@ def test_version_and_help() -> None:
     runner = CliRunner()
     assert __version__ in runner.invoke(provision.cli, ["--version"]).output
     help_text = runner.invoke(provision.cli, ["--help"]).output
-    for command in ("analyze", "destroy", "doctor", "status", "twin"):
+    for command in ("analyze", "destroy", "doctor", "status", "twin", "ssh", "extend", "resume"):
         assert command in help_text
     from chameleon_twin.cli import twin_group
 
     assert provision.cli.commands["twin"].help == twin_group.help  # the line listed without loading the twin
     up_help = runner.invoke(provision.cli, ["up", "--help"]).output
     for option in ("--plan-only", "--json", "--yes", "--ai", "--site", "--node-type", "--image", "--hours",
-                   "--max-hours", "--keep-on-failure", "--twin", "--traceback", "--public-key"):
+                   "--max-hours", "--keep-on-failure", "--twin", "--traceback", "--public-key", "--start"):
         assert option in up_help
 
 

@@ -37,10 +37,14 @@ def test_eight_parallel_runs_share_one_keypair_get_distinct_addresses_and_leave_
     assert len(site["keypairs"]) == 1
     assert len(list((tmp_path / "state" / "keys").glob("id_ed25519_*"))) == 2  # one key: private and public
     assert len({d["floating_ip"] for d in docs}) == 8
+    ssh_config = tmp_path / "state" / "ssh" / "config"  # eight Host blocks, none lost to a parallel writer
+    assert ssh_config.read_text().count("\nHost ") == 8
+    assert (isolated_env / ".ssh" / "config").read_text().count("Include ") == 1
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         gone = list(pool.map(lambda d: provision("destroy", d["run_id"], "--yes"), docs))
     assert all(r.returncode == 0 for r in gone), [r.stderr[-400:] for r in gone if r.returncode]
     site = twin.state()["sites"]["CHI@UC"]
     assert site["servers"] == [] and site["floating_ips"] == []
+    assert "\nHost " not in ssh_config.read_text()
     assert all(x["status"] in ("TERMINATED", "DELETED", "DELETING") for x in site["blazar"]["leases"])

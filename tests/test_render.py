@@ -88,8 +88,25 @@ def test_provision_summary_ends_with_the_ssh_line_and_how_to_remove_it() -> None
     text = render(provision_doc())
     assert "prov-r (S1) ACTIVE" in text and "192.5.87.10" in text
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    assert lines[-2:] == ["ssh cc@192.5.87.10", "remove it with: provision destroy 08011200-ab12"]
+    assert lines[-1] == "ssh cc@192.5.87.10"
+    assert "`provision destroy 08011200-ab12` stops paying early" in flat(text)
+    assert "`provision extend 08011200-ab12 --hours N`" in flat(text)
     assert "SSH did not answer" not in text and "Plan only" not in text
+
+
+def test_a_booked_lease_says_when_it_starts() -> None:
+    doc = document(plan(), "plan", STATS)
+    doc["lease"].update(start="2026-08-02 09:00", end="2026-08-02 17:00")
+    assert "8 h from 2026-08-02 09:00 until 2026-08-02 17:00 UTC" in render(doc)
+
+
+def test_summary_ends_with_ssh_name_and_names_the_log_file() -> None:
+    doc = {**provision_doc(), "log_file": "/state/logs/08011200-ab12.log",
+           "ssh": {"host": "prov-r", "command": "ssh prov-r", "included": True}}
+    text = render(doc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert lines[-1] == "ssh prov-r"
+    assert "log: /state/logs/08011200-ab12.log" in text
 
 
 def test_unreachable_ssh_is_warned_about() -> None:
@@ -99,7 +116,7 @@ def test_unreachable_ssh_is_warned_about() -> None:
 
 def test_ssh_command_with_brackets_and_a_long_key_path_is_one_literal_line() -> None:
     ssh = f"ssh -i /home/me/keys[lab]/{'k' * 120}/id_ed25519 cc@192.5.87.10"
-    assert ssh in render(provision_doc(ssh=ssh)).splitlines()[-3].strip()
+    assert ssh in [line.strip() for line in render(provision_doc(ssh=ssh)).splitlines()]
 
 
 # --- status --------------------------------------------------------------------------------------

@@ -53,8 +53,8 @@ class BatchOptions:
 
 
 def _pins(row: BatchRow, base: Pins) -> Pins:
-    return Pins(row.node_type or base.node_type, row.image or base.image,
-                row.hours if row.hours is not None else base.hours)
+    return replace(base, node_type=row.node_type or base.node_type, image=row.image or base.image,
+                   hours=row.hours if row.hours is not None else base.hours)
 
 
 def _error_doc(exc: BaseException, row: BatchRow) -> dict[str, Any]:

@@ -292,6 +292,10 @@ class Cloud:
     def lease_show(self, lease_id: str) -> Lease:
         return _lease(self.run("reservation", "lease", "show", lease_id))
 
+    def lease_prolong(self, lease_id: str, minutes: int) -> None:
+        """`lease set --prolong-for`: the client adds it to the current end and sends the new end date."""
+        self.run("reservation", "lease", "set", "--prolong-for", f"{minutes}m", lease_id, output="none")
+
     def lease_delete(self, lease_id: str) -> None:
         self.run("reservation", "lease", "delete", lease_id, output="none")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -11,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from chameleon_provision.commands.status import RunView
+from chameleon_provision.state import ssh_config
+from chameleon_provision.state.run_log import log_path
 from chameleon_provision.state.store import ResourceRecord
 
 
@@ -37,7 +40,8 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
                   f"{hw['ram_gb']} GB{gpu_hw}); {res['available_hosts']} free [{res['decided_by']}]")
     row("", res["reason"])
     row("image", f"{img['name']} [{img['decided_by']}] {img['reason']}")
-    row("lease", f"{lease['hours']:g} h until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
+    start = "" if lease.get("start", "now") == "now" else f"from {lease['start']} "
+    row("lease", f"{lease['hours']:g} h {start}until {lease['end']} UTC [{lease['decided_by']}] {lease['reason']}")
     if cost := doc.get("cost"):
         row("cost", f"about {cost['su_total']:g} SU ({cost['su_per_hour']:g} SU/h x {cost['hours']:g} h); "
                     "`provision destroy` stops the charge early")
@@ -55,8 +59,13 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     if doc["mode"] == "provision":
         if doc.get("ssh_reachable") is False:
             console.print("[yellow]SSH did not answer yet; bare metal can take a few more minutes.[/yellow]")
-        console.print(f"\n  [bold green]{escape(doc['ssh_command'])}[/bold green]\n")
-        console.print(f"  remove it with: provision destroy {doc['run_id']}")
+        if doc.get("log_file"):
+            console.print(f"log: {escape(doc['log_file'])}", highlight=False)
+        console.print(f"the lease ends {lease['end']} UTC: `provision extend {doc['run_id']} --hours N` prolongs "
+                      f"it; `provision destroy {doc['run_id']}` stops paying early", highlight=False)
+        ssh = doc.get("ssh") or {}
+        console.print(f"\n  [bold green]{escape(ssh.get('command') or doc['ssh_command'])}[/bold green]\n",
+                      highlight=False)
     else:
         console.print("\nPlan only: nothing was created.")
 
@@ -75,7 +84,12 @@ def time_left(lease_end: str | None) -> str:
     return f"{hours}h{rem // 60:02d}m"
 
 
-def status_table(console: Console, views: list[RunView]) -> None:
+def _log_file(state_dir: Path | None, run_id: str) -> str | None:
+    path = log_path(state_dir, run_id) if state_dir is not None else None
+    return str(path) if path is not None and path.exists() else None
+
+
+def status_table(console: Console, views: list[RunView], state_dir: Path | None = None) -> None:
     if not views:
         console.print("No runs recorded.")
         return
@@ -108,14 +122,18 @@ def status_table(console: Console, views: list[RunView]) -> None:
         if view.next_step:
             notes.append(f"{run.run_id}: next: {view.next_step}")
         elif live and run.ssh_command and not view.drift:
-            notes.append(f"{run.run_id}: {run.ssh_command}")
+            host = ssh_config.host_of(state_dir, run.run_id) if state_dir is not None else None
+            notes.append(f"{run.run_id}: " + (f"ssh {host}" if host else run.ssh_command))
         if view.cost:
             notes.append(f"{run.run_id}: {view.cost['su_so_far']:g} of {view.cost['su_total']:g} SU so far "
                          f"({view.cost['su_per_hour']:g} SU/h); `provision destroy` stops the charge")
         if run.setup:
             notes.append(f"{run.run_id}: setup {setup_outcome_line(run.setup)}")
         if live and _ends_within_an_hour(run.lease_end):
-            notes.append(f"{run.run_id}: the lease ends within the hour")
+            notes.append(f"{run.run_id}: the lease ends within the hour ({run.lease_end} UTC): "
+                         f"`provision extend {run.run_id} --hours N` prolongs it")
+        if len(views) == 1 and (log := _log_file(state_dir, run.run_id)):
+            notes.append(f"{run.run_id}: log {log}")
     console.print(table)
     for line in notes:
         console.print(escape(line), highlight=False)
@@ -147,14 +165,17 @@ def _ends_within_an_hour(lease_end: str | None) -> bool:
     return left != "ended" and left.startswith("0h")
 
 
-def status_document(views: list[RunView]) -> dict[str, Any]:
+def status_document(views: list[RunView], state_dir: Path | None = None) -> dict[str, Any]:
     return {"schema_version": 1, "runs": [
         {"run_id": v.run.run_id, "created_at": v.run.created_at, "source": v.run.source,
          "site": v.run.region or v.run.site, "profile": v.run.os_cloud, "status": v.run.status,
          "lease_end": v.run.lease_end,
          "time_left": time_left(v.run.lease_end), "ssh_command": v.run.ssh_command,
          "checked_with_cloud": v.checked, "cloud": v.cloud, "drift": v.drift, "next": v.next_step or None,
-         "cost": v.cost, "setup": v.run.setup,
+         "cost": v.cost, "setup": v.run.setup, "log_file": _log_file(state_dir, v.run.run_id),
+         "ssh_host": ssh_config.host_of(state_dir, v.run.run_id) if state_dir is not None else None,
+         "ends_within_hour": _ends_within_an_hour(v.run.lease_end) and any(
+             r.live and r.kind == "lease" for r in v.resources),
          "resources": [{"kind": r.kind, "name": r.name, "id": r.cloud_id, "status": r.status,
                         **({"address": r.detail["address"]} if "address" in r.detail else {})}
                        for r in v.resources]}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import Field
 
 from chameleon_provision.ai_client import AIClient, Answer
+from chameleon_provision.errors import InputError
 from chameleon_provision.models import DecidedBy, LeaseWindow, Requirements
 
 BLAZAR_MINUTE = "%Y-%m-%d %H:%M"
@@ -27,17 +28,42 @@ class LeaseAnswer(Answer):
     reason: str
 
 
-def window(hours: float, now: datetime | None = None) -> tuple[str, str]:
-    """Blazar start/end strings (UTC): start 'now', end `hours` after the current minute.
+EARLIEST = "earliest"
+
+
+def parse_start(text: str | None, now: datetime | None = None) -> str | None:
+    """`--start`: None or "now" (start at once), "earliest", or a future "YYYY-MM-DD HH:MM" in UTC."""
+    if text is None or text.strip().lower() in ("", "now"):
+        return None
+    if text.strip().lower() == EARLIEST:
+        return EARLIEST
+    try:
+        when = datetime.strptime(text.strip().replace("T", " "), BLAZAR_MINUTE)
+    except ValueError:
+        raise InputError(f"--start {text!r} is not now, earliest or a UTC date like 2026-12-24 09:00") from None
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    if when < now.replace(second=0, microsecond=0):
+        raise InputError(f"--start {text} is in the past (it is {now:%Y-%m-%d %H:%M} UTC now)")
+    return when.strftime(BLAZAR_MINUTE)
+
+
+def window(hours: float, now: datetime | None = None, start: datetime | None = None) -> tuple[str, str]:
+    """Blazar start/end strings (UTC): start 'now' (or `start`), end `hours` after the start's minute.
 
     Blazar rounds 'now' down to the minute and measures the lease from there, so the end is counted
     from the same floor: a 168 h lease is then exactly Chameleon's 604800 s maximum, never a minute over.
     A fractional length is rounded down to the minute for the same reason.
     """
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    start = now.replace(second=0, microsecond=0)
-    end = start + timedelta(minutes=math.floor(hours * 60))
-    return "now", end.strftime(BLAZAR_MINUTE)
+    first = (start or now).replace(second=0, microsecond=0)
+    end = first + timedelta(minutes=math.floor(hours * 60))
+    return ("now" if start is None else first.strftime(BLAZAR_MINUTE)), end.strftime(BLAZAR_MINUTE)
+
+
+def starting_at(lease: LeaseWindow, start: datetime, reason: str) -> LeaseWindow:
+    """The same lease length from `start` (a booking for later)."""
+    first, end = window(lease.hours, start=start)
+    return LeaseWindow(first, end, lease.hours, lease.decided_by, f"{lease.reason}; {reason}")
 
 
 def clamp_hours(hours: float, max_hours: float) -> float:

@@ -9,12 +9,17 @@ second attempt usually works, and the lease (often the scarce part) is kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from chameleon_provision.cloud import network_manager, reservation_manager, server_launcher
 from chameleon_provision.cloud.key_manager import KeyDecision, ensure_keypair
 from chameleon_provision.cloud.operations import Cloud, FloatingIP, Lease, Server
+from chameleon_provision.commands.ssh import publish
+from chameleon_provision.decisions.lease import BLAZAR_MINUTE
 from chameleon_provision.errors import ProvisioningFailed
 from chameleon_provision.models import LeaseWindow
 from chameleon_provision.pipeline.plan import Outcome
@@ -52,7 +57,10 @@ def create(session: Session, spec: CreateSpec, outcome: Outcome) -> None:
 
     lease = _lease(session, cloud, recorder, spec, earlier.get("lease"))
     outcome.lease_id = lease.id
-    lease = reservation_manager.wait_active(cloud, lease, timeout=settings.lease_timeout,
+    if _until(spec.lease) > 0 and lease.status in ("PENDING", "CREATING"):
+        progress(f"lease {lease.name} is booked from {spec.lease.start} UTC ({lease.status}); waiting for it to "
+                 f"start. Ctrl+C removes it; with --keep-on-failure it stays for `provision resume {spec.run_id}`")
+    lease = reservation_manager.wait_active(cloud, lease, timeout=settings.lease_timeout + _until(spec.lease),
                                             poll=settings.poll_seconds, progress=progress)
     outcome.reservation_id = lease.host_reservation_id
 
@@ -67,6 +75,27 @@ def create(session: Session, spec: CreateSpec, outcome: Outcome) -> None:
     identity = f"-i {key.private_path} " if key.private_path else ""
     outcome.ssh_command = f"ssh {identity}cc@{fip.address}"
     outcome.ssh_reachable = network_manager.wait_for_ssh(fip.address, settings.ssh_timeout, progress)
+
+
+def _until(lease: LeaseWindow) -> float:
+    """Seconds until a booked lease starts (0 for a lease that starts now)."""
+    if lease.start == "now":
+        return 0.0
+    start = datetime.strptime(lease.start, BLAZAR_MINUTE).replace(tzinfo=UTC)
+    return max(0.0, (start - datetime.now(UTC)).total_seconds())
+
+
+def publish_ready(session: Session, run_id: str, name: str, outcome: Outcome,
+                  confirm: Callable[[str], bool] | None) -> dict[str, Any]:
+    """A ready run's `ssh NAME` (its Host block, and the Include line with consent) and its log file."""
+    extras: dict[str, Any] = {"log_file": str(session.log.path) if session.log.path else None}
+    if outcome.floating_ip:
+        identity = Path(outcome.identity) if outcome.identity else None
+        extras["ssh"] = publish(session.settings.state_dir, run_id, name, outcome.floating_ip, identity, confirm,
+                                session.streams.progress, offer=session.settings.ssh_include)
+        session.log.event("ssh", f"Host {name} -> cc@{outcome.floating_ip}", config=extras["ssh"]["config_file"],
+                          included=extras["ssh"]["included"])
+    return extras
 
 
 def _earlier(session: Session, run_id: str) -> dict[str, ResourceRecord]:

@@ -13,6 +13,7 @@ from chameleon_provision.pipeline.session import Session
 from chameleon_provision.repo_analyzer import Analysis
 from chameleon_provision.setup.build import SetupOptions, build
 from chameleon_provision.setup.follow import SetupOutcome, Target, follow
+from chameleon_provision.state.ssh_config import known_hosts_path
 
 
 def with_setup(plan: Plan, analysis: Analysis, url: str | None, options: SetupOptions) -> Plan:
@@ -39,9 +40,9 @@ def follow_setup(session: Session, run_id: str, outcome: Outcome) -> SetupOutcom
         result = SetupOutcome("not followed", detail=f"{why}; the setup runs on the node by itself "
                                                      "(see ~/.provision/setup.log there)")
     else:
-        known = settings.state_dir / "known_hosts"
-        known.mkdir(parents=True, exist_ok=True)
-        target = Target(outcome.floating_ip, Path(outcome.identity) if outcome.identity else None, known / run_id)
+        known = known_hosts_path(settings.state_dir, run_id)  # the same file `ssh NAME` reads (its Host block)
+        known.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = Target(outcome.floating_ip, Path(outcome.identity) if outcome.identity else None, known)
         progress(f"following the setup on {outcome.floating_ip} (up to {settings.setup_timeout:.0f} s; "
                  "Ctrl+C stops following, not the setup)")
         result = follow(target, timeout=settings.setup_timeout, poll=settings.poll_seconds, progress=progress)

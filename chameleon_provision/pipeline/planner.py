@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chameleon_provision.cloud.key_manager import decide_key
@@ -13,7 +13,7 @@ from chameleon_provision.cloud.network_manager import plan_reserved_address
 from chameleon_provision.decisions.availability import SiteHosts, failover_order, first_available
 from chameleon_provision.decisions.hardware_rules import NodeCandidate, rank_candidates
 from chameleon_provision.decisions.image_selector import choose_image
-from chameleon_provision.decisions.lease import BLAZAR_MINUTE, decide_lease
+from chameleon_provision.decisions.lease import BLAZAR_MINUTE, EARLIEST, decide_lease, starting_at
 from chameleon_provision.decisions.node_selector import choose_node, pinned_candidates, to_choice
 from chameleon_provision.decisions.requirements import decide_requirements, prefer_gpu
 from chameleon_provision.errors import NoCapacityError, NoMatchError
@@ -30,6 +30,7 @@ class Pins:
     image: str | None = None
     hours: float | None = None
     prefer_gpu: bool = False  # an optional GPU with the CPU as main path: plan the GPU path anyway
+    start: str | None = None  # None (now), "earliest", or "YYYY-MM-DD HH:MM" UTC (decisions.lease.parse_start)
 
 
 def _window_dates(lease: LeaseWindow) -> tuple[datetime, datetime]:
@@ -63,6 +64,8 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     decided["resource"] = {"site": choice.site, "node_type": choice.node_type, "decided_by": choice.decided_by,
                            "reason": choice.reason}
     lease = decide_lease(session.ai, req, pins.hours, session.settings.max_hours)
+    if pins.start not in (None, EARLIEST):
+        lease = starting_at(lease, datetime.strptime(str(pins.start), BLAZAR_MINUTE), "booked with --start")
     decided["lease"] = {"hours": lease.hours, "end": lease.end, "decided_by": lease.decided_by, "reason": lease.reason}
     start, end = _window_dates(lease)
 
@@ -83,6 +86,12 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
 
     with session.capacity() as promise:  # in a real batch, what one run counts on no other run may count on
         found, checked = first_available(order, hosts_for, start, end)
+        if found is None and pins.start == EARLIEST and (soonest := _soonest(checked)) is not None:
+            lease = starting_at(lease, soonest, "booked at the earliest time a node is free (--start earliest)")
+            decided["lease"] = {**decided["lease"], "start": lease.start, "end": lease.end, "reason": lease.reason}
+            progress(f"no node is free now; booking from {lease.start} UTC, when one frees up")
+            start, end = _window_dates(lease)
+            found, checked = first_available(order, hosts_for, start, end)
         if found is not None:
             promise(found, start, end)
     if found is None:
@@ -121,13 +130,23 @@ def _images(session: Session, site: str) -> list[ImageRecord]:
     return [ImageRecord(**(r | {"properties": tuple(tuple(p) for p in r["properties"])})) for r in rows]
 
 
+def _soonest(checked: list[Any]) -> datetime | None:
+    """The first whole minute at which one of the checked candidates has a node free."""
+    frees = [a.next_free for a in checked if a.next_free is not None]
+    if not frees:
+        return None
+    when = min(frees)
+    return when if when == when.replace(second=0, microsecond=0) else \
+        when.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
 def _no_capacity(checked: list[Any], lease: LeaseWindow) -> NoCapacityError:
     tried = ", ".join(f"{a.candidate.node_type}@{a.candidate.site}" for a in checked)
     frees = [a for a in checked if a.next_free is not None]
-    when = ""
+    when, hint = "", "try a shorter --hours, another --node-type, or later"
     if frees:
         soonest = min(frees, key=lambda a: a.next_free)
         when = f"; {soonest.candidate.node_type} at {soonest.candidate.site} frees up at " \
                f"{soonest.next_free:%Y-%m-%d %H:%M} UTC"
-    return NoCapacityError(f"no free node for {lease.hours:g} h among {tried}{when}",
-                           hint="try a shorter --hours, another --node-type, or later")
+        hint = "`--start earliest` books it from then; or a shorter --hours, another --node-type"
+    return NoCapacityError(f"no free node for {lease.hours:g} h among {tried}{when}", hint=hint)

@@ -16,11 +16,12 @@ from chameleon_provision.commands.status import check_same_cloud
 from chameleon_provision.decisions.lease import BLAZAR_MINUTE, lease_window
 from chameleon_provision.errors import ConfirmationRequired, ProvisionError, StateError
 from chameleon_provision.models import LeaseWindow
-from chameleon_provision.pipeline.create import CreateSpec, create
+from chameleon_provision.pipeline.create import CreateSpec, create, publish_ready
 from chameleon_provision.pipeline.node_setup import check_setup, follow_setup
 from chameleon_provision.pipeline.plan import Outcome
 from chameleon_provision.pipeline.session import Session
 from chameleon_provision.pipeline.teardown import cleanup_on_failure
+from chameleon_provision.state.run_log import log_path
 from chameleon_provision.state.store import RunRecord
 
 _DONE = ("destroyed", "cleaned")
@@ -46,6 +47,7 @@ def resume(session: Session, run_id: str, *, keep_on_failure: bool = False,
         raise StateError(f"run {run_id} was {run.status}; nothing is left to resume",
                          hint="start a new one with `provision REPO`")
     check_same_cloud(run, session)
+    session.log.open(log_path(session.settings.state_dir, run_id))
     site = run.region or run.site
     if run.status != "ready":
         if confirm is None:
@@ -68,12 +70,15 @@ def resume(session: Session, run_id: str, *, keep_on_failure: bool = False,
         with cleanup_on_failure(session, run_id, keep_on_failure, report):
             create(session, spec, outcome)
     except ProvisionError as exc:
-        exc.details = {**report, **exc.details}
+        session.log.event("error", exc.message, type=type(exc).__name__, exit=int(exc.exit_code))
+        exc.details = {**report, "log_file": str(session.log.path), **exc.details}
         raise
     store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command, lease_end=spec.lease.end)
+    extras = publish_ready(session, run_id, spec.name, outcome, confirm)
+    session.log.event("ready", f"run {run_id} is ready (resumed)", address=outcome.floating_ip)
     if spec.user_data is not None:
         follow_setup(session, run_id, outcome)
-    result = {**doc, "mode": "provision", "resumed": True,
+    result = {**doc, **extras, "mode": "provision", "resumed": True,
             "lease": {**doc["lease"], "end": spec.lease.end, "id": outcome.lease_id},
             "reservation_id": outcome.reservation_id, "server": outcome.server or None,
             "floating_ip": outcome.floating_ip, "ssh_command": outcome.ssh_command,
@@ -88,7 +93,9 @@ def _window(recorded: dict[str, Any], max_hours: float) -> LeaseWindow:
     """The recorded window while it lasts (a live lease keeps it); else a new one of the same length."""
     end = datetime.strptime(recorded["end"], BLAZAR_MINUTE).replace(tzinfo=UTC)
     if end > datetime.now(UTC):
-        return LeaseWindow("now", recorded["end"], float(recorded["hours"]), recorded.get("decided_by", "rules"),
-                           recorded.get("reason", ""))
+        start = str(recorded.get("start") or "now")
+        booked = start != "now" and datetime.strptime(start, BLAZAR_MINUTE).replace(tzinfo=UTC) > datetime.now(UTC)
+        return LeaseWindow(start if booked else "now", recorded["end"], float(recorded["hours"]),
+                           recorded.get("decided_by", "rules"), recorded.get("reason", ""))
     return lease_window(float(recorded["hours"]), recorded.get("decided_by", "rules"),
                         f"{recorded.get('reason', '')}; a new window for the resumed run", max_hours)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chameleon_provision.errors import ConfirmationRequired, InputError, ProvisionError
-from chameleon_provision.pipeline.create import CreateSpec, create
+from chameleon_provision.pipeline.create import CreateSpec, create, publish_ready
 from chameleon_provision.pipeline.node_setup import check_setup, follow_setup, with_setup
 from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
 from chameleon_provision.pipeline.planner import Pins, make_plan
@@ -23,6 +23,7 @@ from chameleon_provision.pipeline.session import Session, new_run_id
 from chameleon_provision.pipeline.teardown import cleanup_on_failure
 from chameleon_provision.repo_analyzer import open_repository
 from chameleon_provision.setup.build import SetupOptions, clone_url
+from chameleon_provision.state.run_log import log_path
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ def run(session: Session, options: RunOptions) -> dict[str, Any]:
     try:
         return _run(session, options, run_id, report)
     except ProvisionError as exc:  # the `--json` error document says how far the run got
+        session.log.event("error", exc.message, type=type(exc).__name__, exit=int(exc.exit_code))
+        if session.log.path is not None:
+            report["log_file"] = str(session.log.path)
         exc.details = {**report, **exc.details}
         raise
 
@@ -102,7 +106,8 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     report["decisions"] = {k: v for k, v in document(plan, "plan", {}).items() if k not in ("stats", "run_id")}
     if options.plan_only:
         return document(plan, "plan", session.stats())
-    summary = (f"Create a {plan.lease.hours:g} h lease on {plan.node.node_type} at {plan.node.site} "
+    booked = "" if plan.lease.start == "now" else f" from {plan.lease.start} UTC"
+    summary = (f"Create a {plan.lease.hours:g} h lease{booked} on {plan.node.node_type} at {plan.node.site} "
                f"(about {plan.cost.su_total:g} SU: {plan.cost.su_per_hour:g} SU/h), "
                f"a server with {plan.image.image.name} and a floating IP?")
     if plan.cost.su_total > settings.max_su:
@@ -115,6 +120,8 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     if options.confirm is None or not options.confirm(summary):
         raise ProvisionError("cancelled; nothing was created")
     site = plan.node.site
+    session.log.open(log_path(settings.state_dir, run_id))
+    log_decisions(session, report["decisions"])
     identity = session.cloud(site).token_issue()  # the project id: `status` and `destroy` check it later
     name = options.name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
     session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=site, mode="provision",
@@ -129,11 +136,25 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     with cleanup_on_failure(session, run_id, options.keep_on_failure, report):
         create(session, spec, outcome)
     session.store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command)
+    extras = publish_ready(session, run_id, name, outcome, options.confirm)  # `ssh NAME` while the setup runs
+    session.log.event("ready", f"run {run_id} is ready", address=outcome.floating_ip)
     if plan.setup is not None:
         follow_setup(session, run_id, outcome)
-    doc = document(plan, "provision", session.stats(), outcome)
+    doc = {**document(plan, "provision", session.stats(), outcome), **extras}
     check_setup(doc)
     return doc
+
+
+def log_decisions(session: Session, decisions: dict[str, Any]) -> None:
+    """Each decision with who made it and why, in the run's log."""
+    for name in ("requirements", "resource", "image", "lease", "keypair", "floating_ip_plan", "cost"):
+        value = decisions.get(name)
+        if not isinstance(value, dict):
+            continue
+        shown = {k: v for k, v in value.items() if k not in ("evidence", "reason", "decided_by", "hardware")
+                 and isinstance(v, str | int | float | bool) and v is not None}
+        session.log.event("decision", name, **shown, decided_by=value.get("decided_by"),
+                          reason=value.get("reason"))
 
 
 def cost_drivers(plan: Plan) -> str:

@@ -8,6 +8,7 @@ first `openstack` process starts before they load.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import secrets
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chameleon_provision.cloud.catalog_cache import CatalogCache
+from chameleon_provision.cloud.command_log import LoggedRunner
 from chameleon_provision.cloud.openstack_cli import OpenStackRunner, SubprocessRunner
 from chameleon_provision.cloud.openstack_session import SessionRunner
 from chameleon_provision.cloud.operations import Cloud
@@ -28,6 +30,7 @@ from chameleon_provision.config import Settings
 from chameleon_provision.console import Streams
 from chameleon_provision.errors import ProvisionError
 from chameleon_provision.models import NodeRecord
+from chameleon_provision.state.run_log import RunLog
 from chameleon_provision.state.store import StateStore
 
 if TYPE_CHECKING:
@@ -81,6 +84,21 @@ class Session:
         self._lock = threading.Lock()  # sites may be queried from several threads at once
         self._pool: ThreadPoolExecutor | None = None
         self._prefetched_nodes: dict[tuple[str, ...], Future[list[NodeRecord]]] = {}
+        # The run's log; -v mirrors its lines on stderr (progress lines are on stderr already).
+        self.log = RunLog(self._mirror if self.streams.verbosity >= 1 else None)
+        self.streams.tap = self._progress_to_log
+
+    def _mirror(self, line: str) -> None:
+        if " progress " not in line[:40]:
+            self.streams.err.print(line, style="dim", highlight=False, markup=False)
+
+    def _progress_to_log(self, message: str) -> None:
+        from rich.errors import MarkupError
+        from rich.text import Text
+
+        with contextlib.suppress(MarkupError):  # progress may carry rich markup; the log keeps the text
+            message = Text.from_markup(message).plain if "[" in message else message
+        self.log.event("progress", message)
 
     @functools.cached_property
     def ai(self) -> AIClient:
@@ -102,7 +120,7 @@ class Session:
             if site not in self._clouds:
                 creds = self.settings.credentials_for(site)
                 self._runners[site] = self._factory(creds, self.settings.openstack_timeout)
-                self._clouds[site] = Cloud(self._runners[site])
+                self._clouds[site] = Cloud(LoggedRunner(self._runners[site], self.log, site))
             return self._clouds[site]
 
     def warm(self, site: str) -> None:

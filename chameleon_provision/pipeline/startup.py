@@ -77,7 +77,8 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         twin_env = server.env(str(flags.get("site") or "CHI@UC"))
         # The twin replaces any real cloud settings; AI settings and explicit state dirs still apply.
         env = {k: v for k, v in env.items() if not k.startswith("OS_")} | twin_env
-        env.setdefault("PROVISION_STATE_DIR", str(Path(tmp) / "state"))
+        if "PROVISION_STATE_DIR" not in env:  # a state folder that goes with the twin: no Include to it
+            env.update({"PROVISION_STATE_DIR": str(Path(tmp) / "state"), "PROVISION_SSH_INCLUDE": "no"})
         env.update({"PROVISION_SSH_TIMEOUT": "0", "PROVISION_POLL_SECONDS": "0.5"})
         files = [EnvFile(f.path, {k: v for k, v in f.usable().items()
                                   if not k.startswith("OS_") and k not in _CLOUD_ENDPOINTS}) for f in files]

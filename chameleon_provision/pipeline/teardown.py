@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chameleon_provision.cloud.operations import Cloud
 from chameleon_provision.errors import Interrupted, OpenStackError
+from chameleon_provision.state.ssh_config import remove_host
 from chameleon_provision.state.store import ResourceRecord, StateStore
 
 if TYPE_CHECKING:  # the session imports the cloud adapters; teardown only needs its type
@@ -191,6 +192,7 @@ def _clean(session: Session, run_id: str, keep: bool) -> TeardownResult | None:
     if result.removed:
         err("removed after the failure: " + ", ".join(result.removed))
         session.store.update_run(run_id, status="cleaned")
+        remove_host(session.settings.state_dir, run_id)  # a resumed run that had been ready
     return result
 
 
