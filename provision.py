@@ -234,7 +234,8 @@ def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes
 
     flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "max_su": max_su,
              "public_key": public_key}
-    batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=Pins(node_type, image, hours, prefer_gpu=prefer_gpu),
+    pins = Pins(node_type, image, hours, prefer_gpu=prefer_gpu)
+    batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=pins,
                   keep_on_failure=keep_on_failure, assume_yes=yes, confirm=None if yes else _confirmer(False),
                   resume_from=resume_from, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin,
                   setup=SetupOptions(setup, setup_cmds))
