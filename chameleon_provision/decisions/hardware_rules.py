@@ -7,6 +7,11 @@ an RTX 6000 is offered before an A100, and an A100 before an H100. A CPU workloa
 nodes first and GPU nodes last. Node types that mix hardware (compute_gigaio, compute_liqid,
 gpu_v100, gpu_p100_nvlink) are split per variant and reserved with a filter on the GPU model or
 count, so the host Blazar hands out really has that GPU.
+
+Special hardware (FPGA boards, InfiniBand, spare NVMe devices, NVDIMM, aarch64, a GPU generation) is
+a hard need: it is never relaxed, and where no node at any site has it, NoMatchError names it. Boards
+fitted to only some nodes of a type (UC's two Alveo U280 among compute_cascadelake_r) are reserved by
+`$node_name`, like GPU variants.
 """
 
 from __future__ import annotations
@@ -19,16 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chameleon_provision.decisions.gpu_models import compute_capability, cuda_min_capability
 from chameleon_provision.errors import NoMatchError
 from chameleon_provision.models import GpuNeed, NodeRecord, Requirements
 
 NODE_CLASSES = ("cpu", "gpu_small", "gpu_large", "multi-gpu")
 LEGACY_CC = 7.0  # older than Volta: dropped by current CUDA/PyTorch builds, ranked last
-_CC: tuple[tuple[str, float], ...] = (
-    ("H200", 9.0), ("H100", 9.0), ("L40", 8.9), ("L4", 8.9), ("A100", 8.0), ("A30", 8.0), ("A40", 8.6),
-    ("A10", 8.6), ("RTX 6000", 7.5), ("RTX 8000", 7.5), ("T4", 7.5), ("V100", 7.0), ("P100", 6.0), ("P40", 6.1),
-    ("M40", 5.2), ("K80", 3.7),
-)
+__all__ = ["compute_capability"]  # re-exported: the table itself lives in gpu_models
+_FPGA_NAMES = {"xilinx": "a Xilinx", "intel": "an Intel (Altera)"}
 _SPECIAL = re.compile(r"^(storage|fpga|compute_nvdimm|compute_gigaio|compute_liqid)|_ib$")
 # Only keys that every Chameleon Blazar host carries, old and doni-enrolled alike: Blazar drops a host that
 # lacks a key named in the filter, and newer hosts have no gpu.*, architecture.* or uid at all.
@@ -61,10 +64,48 @@ def node_class(node: NodeRecord) -> str:
     return "gpu_large" if node.gpu_memory_gb >= 40 else "gpu_small"
 
 
-def compute_capability(model: str) -> float | None:
-    inner = re.search(r"\[([^\]]+)\]", model)
-    name = (inner.group(1) if inner else model).lower()
-    return next((cc for needle, cc in _CC if needle.lower() in name), None)
+def fpga_vendor(board: str) -> str:
+    """xilinx | intel | "" for a board name such as "Xilinx Alveo U280" or "Altera Arria 10 GX 1150"."""
+    text = board.lower()
+    if "xilinx" in text or "alveo" in text or "amd" in text:
+        return "xilinx"
+    if "altera" in text or "intel" in text or "arria" in text or "stratix" in text or "agilex" in text:
+        return "intel"
+    return ""
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _fpga_problem(req: Requirements, node: NodeRecord) -> str | None:
+    wanted = _FPGA_NAMES.get(req.fpga or "", "an")
+    if not node.fpga:
+        return f"no FPGA board, the workload needs {wanted} FPGA"
+    if req.fpga in ("xilinx", "intel") and fpga_vendor(node.fpga) != req.fpga:
+        return f"{node.fpga} board, the workload needs {wanted} FPGA"
+    if req.fpga_model and _squash(req.fpga_model) not in _squash(node.fpga):
+        return f"{node.fpga} board, the workload needs {req.fpga_model}"
+    return None
+
+
+def _special_problem(req: Requirements, node: NodeRecord) -> str | None:
+    if req.fpga or req.fpga_model:
+        if problem := _fpga_problem(req, node):
+            return problem
+    if req.local_nvme and node.nvme_spare < req.local_nvme:
+        return f"{node.nvme_spare} spare NVMe device(s), the workload needs {req.local_nvme}"
+    if req.rdma and not node.infiniband:
+        return "no InfiniBand adapter, the workload needs RDMA"
+    if req.persistent_memory and not node.nvdimm:
+        return "no persistent memory (NVDIMM)"
+    return None
+
+
+def min_capability(req: Requirements) -> float | None:
+    """The GPU generation floor: the stated one, or the oldest GPU the pinned CUDA version still supports."""
+    floors = [cc for cc in (req.gpu.min_compute_capability, cuda_min_capability(req.cuda)) if cc]
+    return max(floors) if floors else None
 
 
 def _arch(value: str | None) -> str:
@@ -94,7 +135,7 @@ def _gpu_problem(need: GpuNeed, node: NodeRecord) -> str | None:
     if need.min_compute_capability and node.gpu_vendor == "nvidia":
         cc = compute_capability(node.gpu_model)
         if cc is None or cc < need.min_compute_capability:
-            return f"{node.gpu_model or 'its GPU'} is older than compute capability {need.min_compute_capability:g}"
+            return f"{node.gpu_model or 'its GPU'} is older than compute capability {need.min_compute_capability:.1f}"
     return None
 
 
@@ -102,33 +143,44 @@ def adequate(req: Requirements, node: NodeRecord) -> str | None:
     """None if the node can run the workload, else one line saying why not."""
     if node.arch != _arch(req.arch):
         return f"{node.arch} node, the workload needs {_arch(req.arch)}"
+    if special := _special_problem(req, node):
+        return special
     if req.cpu_cores and node.cpu_threads < req.cpu_cores:
         return f"{node.cpu_threads} CPU threads, the workload needs {req.cpu_cores}"
     if req.ram_gb and node.ram_gb < req.ram_gb * 0.95:  # 187 GiB hosts count as 192
         return f"{node.ram_gb} GB RAM, the workload needs {req.ram_gb}"
+    gpu = replace(req.gpu, min_compute_capability=min_capability(req))
     if req.gpu.required == "yes":
-        return _gpu_problem(req.gpu, node)
+        return _gpu_problem(gpu, node)
     if req.gpu.required == "optional" and node.gpu_count > 0:
         # a GPU node is only worth reserving if the workload's GPU path can use its GPUs
-        return _gpu_problem(replace(req.gpu, count=max(1, req.gpu.count)), node)
+        return _gpu_problem(replace(gpu, count=max(1, req.gpu.count)), node)
     return None
 
 
 def _score(req: Requirements, node: NodeRecord, hosts: int, preferred: bool) -> tuple[Any, ...]:
     special = 1 if (_SPECIAL.search(node.node_type) or node.infiniband) else 0
+    # a board still on its factory golden image needs flashing first; fewer spare NVMe devices are the smaller node
+    extra = ("golden" in node.fpga.lower(), node.nvme_spare if req.local_nvme else 0)
     site = (0 if preferred else 1, -hosts, node.site, node.node_type)
     if _uses_gpu(req.gpu):
         wanted = req.gpu.vendor
         vendor = 0 if wanted not in ("any", "none", "") else {"nvidia": 0, "amd": 1}.get(node.gpu_vendor, 2)
         cc = compute_capability(node.gpu_model)
         legacy = 1 if node.gpu_vendor == "nvidia" and cc is not None and cc < LEGACY_CC else 0
-        return (0 if node.gpu_count else 1, vendor, legacy, node.gpu_count, node.gpu_memory_gb, site[0], special,
-                node.ram_gb, node.cpu_threads, *site[1:])
-    return (1 if node.gpu_count else 0, special, node.gpu_count, node.gpu_memory_gb, site[0], node.ram_gb,
+        return (0 if node.gpu_count else 1, vendor, legacy, node.gpu_count, node.gpu_memory_gb, *extra, site[0],
+                special, node.ram_gb, node.cpu_threads, *site[1:])
+    return (1 if node.gpu_count else 0, special, *extra, node.gpu_count, node.gpu_memory_gb, site[0], node.ram_gb,
             node.cpu_threads, *site[1:])
 
 
-def _properties(node: NodeRecord, variants: set[tuple[str, int]]) -> tuple[Any, ...]:
+def _variant(req: Requirements, node: NodeRecord) -> tuple[Any, ...]:
+    """The hardware that tells hosts of one type apart, as far as this need cares."""
+    return (node.gpu_model, node.gpu_count, node.fpga if (req.fpga or req.fpga_model) else "",
+            node.nvme_spare if req.local_nvme else 0, node.infiniband if req.rdma else False)
+
+
+def _properties(node: NodeRecord, variants: set[tuple[Any, ...]]) -> tuple[Any, ...]:
     """`$node_type` where it selects the hardware; else this node by name (the planner may swap in a free one)."""
     if len(variants) <= 1:
         return ("==", "$node_type", node.node_type)
@@ -137,9 +189,36 @@ def _properties(node: NodeRecord, variants: set[tuple[str, int]]) -> tuple[Any, 
 
 def _describe(node: NodeRecord) -> str:
     if node.gpu_count:
-        return (f"{node.gpu_count}x {node.gpu_model} ({node.gpu_memory_gb} GB), {node.cpu_threads} threads, "
+        cc = f", CC {node.gpu_compute_capability:g}" if node.gpu_compute_capability else ""
+        text = (f"{node.gpu_count}x {node.gpu_model} ({node.gpu_memory_gb} GB{cc}), {node.cpu_threads} threads, "
                 f"{node.ram_gb} GB RAM")
-    return f"{node.cpu_threads} threads, {node.ram_gb} GB RAM, no GPU"
+    else:
+        text = f"{node.cpu_threads} threads, {node.ram_gb} GB RAM, no GPU"
+    extras = [node.arch if node.arch != "x86_64" else "", node.fpga and f"FPGA {node.fpga}",
+              node.nvme_spare and f"{node.nvme_spare} spare NVMe", "InfiniBand" if node.infiniband else "",
+              "NVDIMM" if node.nvdimm else ""]
+    return ", ".join([text, *[e for e in extras if e]])
+
+
+def _special_fields(req: Requirements) -> list[tuple[str, ...]]:
+    """The Requirements fields behind each entry of _special_need, in the same order."""
+    fields = [("fpga", "fpga_model")] if (req.fpga or req.fpga_model) else []
+    return fields + [(f,) for f in ("local_nvme", "rdma", "persistent_memory") if getattr(req, f)]
+
+
+def _special_need(req: Requirements) -> list[str]:
+    out = []
+    if req.fpga or req.fpga_model:
+        vendor = {"xilinx": "Xilinx", "intel": "Intel (Altera)"}.get(req.fpga or "", "")
+        board = " ".join(x for x in (vendor, req.fpga_model or "", "FPGA") if x)
+        out.append(f"{'an' if board[0] in 'AEIOU' else 'a'} {board}")
+    if req.local_nvme:
+        out.append(f"{req.local_nvme}+ spare NVMe device(s)")
+    if req.rdma:
+        out.append("an InfiniBand adapter (RDMA)")
+    if req.persistent_memory:
+        out.append("persistent memory (NVDIMM)")
+    return out
 
 
 def describe_need(req: Requirements) -> str:
@@ -147,21 +226,23 @@ def describe_need(req: Requirements) -> str:
     if _uses_gpu(gpu):
         vendor = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(gpu.vendor, "any-vendor")
         text = f"{max(1, gpu.count)}x {vendor} GPU" + (f" >= {gpu.min_memory_gb:g} GB" if gpu.min_memory_gb else "")
+        cc = min_capability(req) if gpu.vendor in ("nvidia", "any") else None
+        text += f", compute capability >= {cc:.1f}" if cc else ""
     else:
         text = "CPU" + (" (GPU optional)" if gpu.required == "optional" else "")
-    return text + (f", {req.cpu_cores}+ threads" if req.cpu_cores else "") + (
+    return ", ".join([text, *_special_need(req)]) + (f", {req.cpu_cores}+ threads" if req.cpu_cores else "") + (
         f", {req.ram_gb}+ GB RAM" if req.ram_gb else "") + f", {_arch(req.arch)}"
 
 
 def _rank(req: Requirements, nodes: Sequence[NodeRecord], preferred_site: str | None,
           note: str) -> list[NodeCandidate]:
-    groups: dict[tuple[str, str, str, int], list[NodeRecord]] = {}
-    variants: dict[tuple[str, str], set[tuple[str, int]]] = {}
+    groups: dict[tuple[Any, ...], list[NodeRecord]] = {}
+    variants: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
     for n in nodes:
-        groups.setdefault((n.site, n.node_type, n.gpu_model, n.gpu_count), []).append(n)
-        variants.setdefault((n.site, n.node_type), set()).add((n.gpu_model, n.gpu_count))
+        groups.setdefault((n.site, n.node_type, *_variant(req, n)), []).append(n)
+        variants.setdefault((n.site, n.node_type), set()).add(_variant(req, n))
     out = []
-    for (site, node_type, _model, _count), members in groups.items():
+    for (site, node_type, *_hardware), members in groups.items():
         fit = [n for n in members if adequate(req, n) is None]
         if not fit:
             continue
@@ -207,9 +288,7 @@ def _relax(req: Requirements, nodes: Sequence[NodeRecord]) -> tuple[Requirements
             per_gpu = min(per_gpu, max(n.gpu_memory_gb for n in fits if n.gpu_count == count))
             return (replace(req, gpu=replace(need, count=count, min_memory_gb=float(per_gpu))),
                     f"; {total:g} GB spread over {count} GPUs")
-    if need.min_compute_capability:
-        return (replace(req, gpu=replace(need, min_compute_capability=None)),
-                f"; no node of compute capability {need.min_compute_capability:g}+ fits, any generation allowed")
+    # A compute-capability floor is never relaxed: code built for sm_80 does not run on an older GPU.
     return None
 
 
@@ -231,14 +310,44 @@ def rank_candidates(req: Requirements, nodes: Sequence[NodeRecord], *,
     return first or []
 
 
+def _sites(nodes: Sequence[NodeRecord]) -> str:
+    sites = sorted({n.site for n in nodes})
+    return " or ".join([", ".join(sites[:-1]), sites[-1]] if len(sites) > 1 else sites) or "any site"
+
+
+def hardware_gap(req: Requirements, nodes: Sequence[NodeRecord]) -> str | None:
+    """"no node with X at SITES" when one special need on its own is met by no node anywhere, else None."""
+    arch = _arch(req.arch)
+    same_arch = [n for n in nodes if n.arch == arch]
+    if not same_arch:
+        return f"no {arch} node at {_sites(nodes)}"
+    singles = [(label, Requirements(arch=req.arch, **{field: getattr(req, field) for field in fields}))
+               for label, fields in zip(_special_need(req), _special_fields(req), strict=True)]
+    for label, single in singles:
+        if not any(_special_problem(single, n) is None for n in same_arch):
+            return f"no {arch} node with {label} at {_sites(nodes)}"
+    cc = min_capability(req)
+    if _uses_gpu(req.gpu) and cc and req.gpu.vendor in ("nvidia", "any"):
+        if not any((n.gpu_compute_capability or 0) >= cc for n in same_arch if _special_problem(req, n) is None):
+            return f"no node with an NVIDIA GPU of compute capability >= {cc:.1f} at {_sites(nodes)}"
+    return None
+
+
+def no_match(req: Requirements, nodes: Sequence[NodeRecord]) -> NoMatchError:
+    """The infeasible-request error: what was looked for, and why nodes failed."""
+    hint = "check the evidence with `provision analyze`, or pin --node-type"
+    if gap := hardware_gap(req, nodes):
+        return NoMatchError(f"{gap} (looked for {describe_need(req)})", hint=hint)
+    reasons = Counter(r for n in nodes if (r := adequate(req, n)))
+    common = f"; most nodes: {reasons.most_common(1)[0][0]}" if reasons else "; the catalog is empty"
+    return NoMatchError(f"no Chameleon node meets the need ({describe_need(req)}){common}", hint=hint)
+
+
 def rules_choice(req: Requirements, nodes: Sequence[NodeRecord], preferred_site: str | None = None) -> NodeCandidate:
     ranked = rank_candidates(req, nodes, preferred_site=preferred_site)
     if ranked:
         return ranked[0]
-    reasons = Counter(r for n in nodes if (r := adequate(req, n)))
-    common = f"; most nodes: {reasons.most_common(1)[0][0]}" if reasons else "; the catalog is empty"
-    raise NoMatchError(f"no Chameleon node meets the need ({describe_need(req)}){common}",
-                       hint="check the evidence with `provision analyze`, or pin --node-type")
+    raise no_match(req, nodes)
 
 
 def resource_properties_valid(props: Any, nodes: Sequence[NodeRecord], site: str) -> str | None:

@@ -1,0 +1,262 @@
+"""Special-hardware signals: FPGA toolchains, ARM-only code, raw NVMe devices, RDMA, persistent memory, GPU floors.
+
+Every file the scanner reads passes through `parse` (after its own parser); C/C++/OpenCL sources, fio
+job files and CI workflows are read for this module alone. Each pattern quotes the line it matched;
+commented-out lines never count (`code_lines` is the one place that knows comment syntax, so a shared
+comment stripper can replace it). `needs` turns the facts into the Requirements' hardware fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from chameleon_provision.repo_analyzer.facts import Fact, FactSink
+from chameleon_provision.repo_analyzer.scanner import RepoFile
+
+OWN_KINDS = frozenset({"native_source", "fio", "ci"})  # kinds the scanner reads only for this module
+NEED = 0.6  # combined evidence at or above this makes a hardware need
+_C_KINDS = frozenset({"native_source"})
+_PROSE_KINDS = frozenset({"readme"})
+
+# (signal, pattern, value); the value None means "vendor/device from the match" (see _value)
+_CODE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p), v) for s, p, v in (
+    ("fpga.vitis", r"(?<![\w+])v\+\+(?=\s|$)|\.xclbin\b|\bXCL_EMULATION_MODE\b", "xilinx"),
+    ("fpga.xrt", r"#\s*include\s*[<\"](?:xrt/|experimental/xrt_|xcl2\.hpp|CL/cl_ext_xilinx\.h)|\bxrt::(?:device|kernel)"
+                 r"|\bXILINX_XRT\b|\bpynq\.Overlay\b", "xilinx"),
+    ("fpga.hls", r"#\s*pragma\s+HLS\b|\b(?:vivado_hls|vitis_hls)\b", "xilinx"),
+    ("fpga.intel", r"(?<![\w-])aoc\s+.*-board=|\.aocx\b|-fintelfpga\b|sycl/ext/intel/fpga_extensions\.hpp"
+                   r"|\bfpga_selector(?:_v)?\b|\bINTELFPGAOCLSDKROOT\b", "intel"),
+    ("arch.arm_simd", r"#\s*include\s*<(arm_neon|arm_sve)\.h>", "aarch64"),
+    ("source.x86_simd", r"#\s*include\s*<(?:imm|xmm|emm|pmm|tmm|smm|nmm|x86|avx\w*)intrin\.h>", "x86_64"),
+    ("storage.spdk", r"#\s*include\s*[<\"]spdk/|-lspdk\b|\bspdk_nvme_\w+|\bSPDK_(?:DIR|ROOT)\b|github\.com/spdk/spdk"
+                     r"|spdk/scripts/setup\.sh|pkg_check_modules\([^)]*spdk", 1),
+    ("storage.nvme_passthrough", r"/dev/ng\d+n\d+|\bnvme_uring_cmd\b|\bIORING_OP_URING_CMD\b|linux/nvme_ioctl\.h"
+                                 r"|\bNVME_IOCTL_\w+|#\s*include\s*[<\"]libxnvme", 1),
+    ("storage.raw_nvme", r"/dev/nvme\d+n\d+(?!p)", None),
+    ("rdma.verbs", r"#\s*include\s*[<\"](?:infiniband/verbs\.h|rdma/rdma_cma\.h|rdma/rdma_verbs\.h)|-l(?:ibverbs|rdmacm)\b"
+                   r"|\b(?:find_library|pkg_check_modules|target_link_libraries)\([^)]*\b(?:lib)?(?:ibverbs|rdmacm)\b"
+                   r"|^\s*(?:from|import)\s+pyverbs\b", True),
+    ("rdma.perftest", r"\b(?:ib_(?:write|read|send|atomic)_(?:bw|lat)|ibv_rc_pingpong|ibv_devinfo|rping|ibstat)\b", True),
+    ("rdma.mpi_ib", r"--mca\s+btl\s+\S*openib|\bbtl_openib\b|UCX_NET_DEVICES=\S*mlx|I_MPI_FABRICS=\S*ofa"
+                    r"|FI_PROVIDER=verbs|\bMV2_USE_RDMA\b|\bNCCL_IB_HCA\b", True),
+    ("rdma.package", r"\b(?:libibverbs-dev|rdma-core|librdmacm-dev|ibverbs-utils|perftest)\b", True),
+    ("pmem.pmdk", r"#\s*include\s*[<\"]libpmem(?:obj|2|kv)?\b|-lpmem(?:obj|2)?\b|\bndctl\s+create-namespace"
+                  r"|\bipmctl\b|/dev/dax\d|/mnt/pmem\d*|\bMEMKIND_DAX_KMEM\b", True),
+))
+_CUDA_ARCH = re.compile(r"(?:-arch|--gpu-architecture|arch)\s*=\s*(?:sm|compute)_(\d)(\d)")
+_ARCH_LIST = re.compile(r"TORCH_CUDA_ARCH_LIST\W{0,8}([\d. ;+PTX]+)|CUDA_ARCHITECTURES\W{0,4}([\d; ]+)")
+_FPGA_BOARD = re.compile(r"xilinx_(u\d{2,3}[a-z]?|vck\d{3,4}|vhk\d{3})_", re.I)
+_REQUIRES = re.compile(r"(?i)\b(requires?|required|needs?|at\s+least|minimum|must\s+have|you(?:'ll| will)\s+need)\b")
+_PROSE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p, re.I), v) for s, p, v in (
+    ("readme.fpga", r"\b(?:Xilinx|AMD)\s+(?:Alveo|FPGA)|\bAlveo\s+U\d+|\bVitis\b", "xilinx"),
+    ("readme.fpga", r"\b(?:Intel|Altera)\s+(?:FPGA|Arria|Stratix|Agilex)|\bArria\s*10\b", "intel"),
+    ("readme.rdma", r"\bInfiniBand\b|\bRDMA\b|\bRoCE\b", True),
+    ("readme.pmem", r"\b(?:Optane\s+(?:DC\s+)?persistent\s+memory|NVDIMM|persistent\s+memory|PMEM)\b", True),
+    ("readme.nvme", r"\b(\d|one|two|three|four)?\s*(?:dedicated\s+|spare\s+|local\s+|raw\s+)?NVMe\s+"
+                    r"(?:SSDs?|drives?|devices?|disks?)\b", None),
+))
+_TB_RAM = re.compile(r"(?i)(\d+(?:\.\d+)?)\s*(?:TB|TiB)\s+(?:of\s+)?(?:system\s+|main\s+|host\s+)?(?:RAM|memory|DRAM)\b")
+_NEGATED = re.compile(r"(?i)\b(not|no|without|optional(?:ly)?|unless)\b")
+_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
+_ARM_RUNNER = re.compile(r"(?i)\barm64\b|\baarch64\b|-arm\b|\bgraviton|\bampere")
+
+
+def code_lines(kind: str, text: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for lines that are not comments. C sources lose `//` and `/* */` comments and
+    `#if 0` blocks; prose is kept; everything else loses `#` comment lines."""
+    if kind in _PROSE_KINDS:
+        yield from enumerate(text.splitlines(), 1)
+        return
+    if kind not in _C_KINDS:
+        for no, line in enumerate(text.splitlines(), 1):
+            if not line.lstrip().startswith("#"):
+                yield no, line
+        return
+    in_block, if0 = False, 0
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw
+        if in_block:
+            end = line.find("*/")
+            if end < 0:
+                continue
+            line, in_block = line[end + 2:], False
+        while (start := line.find("/*")) >= 0:
+            end = line.find("*/", start + 2)
+            if end < 0:
+                line, in_block = line[:start], True
+                break
+            line = line[:start] + line[end + 2:]
+        line = line.split("//", 1)[0] if "//" in line and '"' not in line.split("//", 1)[0] else line
+        stripped = line.strip()
+        if if0:
+            if re.match(r"#\s*if", stripped):
+                if0 += 1
+            elif re.match(r"#\s*endif", stripped):
+                if0 -= 1
+            continue
+        if re.match(r"#\s*if\s+0\b", stripped):
+            if0 = 1
+            continue
+        if stripped:
+            yield no, line
+
+
+def _value(signal: str, m: re.Match[str], value: Any) -> Any:
+    if value is not None:
+        return value
+    if signal == "readme.nvme":
+        word = (m.group(1) or "1").lower()
+        return _WORDS.get(word) or int(word)
+    return 1
+
+
+def _guarded(stack: Sequence[str]) -> bool:
+    return any(re.search(r"(?i)arm|neon|aarch64|sve", cond) for cond in stack)
+
+
+def _parse_code(f: RepoFile, sink: FactSink) -> None:
+    seen: set[str] = set()
+    devices: set[str] = set()
+    first_device: tuple[int, str] | None = None
+    cc: tuple[float, int, str] | None = None
+    conditions: list[str] = []  # open #if conditions of a C file, to tell guarded ARM code from ARM-only code
+    for no, line in code_lines(f.kind, f.text):
+        if f.kind in _C_KINDS and (m := re.match(r"\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)", line)):
+            if m.group(1) in ("if", "ifdef", "ifndef"):
+                conditions.append(m.group(2))
+            elif m.group(1) == "endif" and conditions:
+                conditions.pop()
+            elif conditions:  # #else / #elif: the other branch of the same condition, still conditional
+                conditions[-1] += " else " + m.group(2)
+        for signal, pattern, value in _CODE:
+            if not (m := pattern.search(line)):
+                continue
+            if signal == "storage.raw_nvme":
+                devices.update(re.findall(r"/dev/nvme\d+n\d+(?!p)", line))
+                first_device = first_device or (no, line)
+                continue
+            if signal == "arch.arm_simd" and _guarded(conditions):
+                continue  # `#if defined(__ARM_NEON)`: one path of portable code
+            if signal not in seen:
+                seen.add(signal)
+                sink.add(signal, _value(signal, m, value), no, line)
+        if board := _FPGA_BOARD.search(line):
+            if "fpga.board" not in seen:
+                seen.add("fpga.board")
+                sink.add("fpga.board", board.group(1).upper(), no, line)
+        found = [int(a) + int(b) / 10 for a, b in _CUDA_ARCH.findall(line)]
+        if m := _ARCH_LIST.search(line):
+            found += [float(x) if "." in x else int(x) / 10 for x in re.findall(r"\d+(?:\.\d)?", m.group(1) or m.group(2))]
+        if found and (cc is None or min(found) < cc[0]):
+            cc = (min(found), no, line)  # the oldest generation the file builds for is its floor
+    if cc is not None and cc[0] >= 3.0:
+        sink.add("build.cuda_arch", cc[0], cc[1], cc[2])
+    if first_device is not None:  # fio jobs and scripts that name raw NVMe devices need that many spare ones
+        sink.add("storage.raw_nvme", len(devices), *first_device)
+
+
+def _parse_ci(f: RepoFile, sink: FactSink) -> None:
+    """A CI workflow whose every runner is ARM builds and tests for aarch64 only."""
+    runners = [(no, line) for no, line in code_lines(f.kind, f.text)
+               if re.search(r"\bruns-on\s*:|^\s*platforms\s*:|^\s*arch\s*:", line)]
+    if runners and all(_ARM_RUNNER.search(line) for _, line in runners):
+        no, line = runners[0]
+        sink.add("ci.arm_only", "aarch64", no, line, scope="main")
+
+
+def _parse_prose(f: RepoFile, sink: FactSink) -> None:
+    seen: set[str] = set()
+    in_code = False
+    block: list[str] = []  # the README's code blocks, line for line, read as shell commands below
+    for no, line in code_lines(f.kind, f.text):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_code = not in_code
+            block.append("")
+            continue
+        block.append(line if in_code else "")
+        if in_code or "<!--" in line or "badge" in line.lower():
+            continue
+        required = bool(_REQUIRES.search(line)) and not _NEGATED.search(line)
+        for signal, pattern, value in _PROSE:
+            if (m := pattern.search(line)) and f"{signal}{required}" not in seen:
+                seen.add(f"{signal}{required}")
+                sink.add(signal, _value(signal, m, value), no, line, confidence=0.6 if required else 0.3)
+        if (m := _TB_RAM.search(line)) and required and "readme.ram_tb" not in seen:
+            seen.add("readme.ram_tb")
+            sink.add("readme.ram", round(float(m.group(1)) * 1024), no, line)
+        if board := re.search(r"(?i)\bAlveo\s+(U\d{2,3}[a-z]?)\b", line):
+            sink.add("fpga.board", board.group(1).upper(), no, line, confidence=0.5)
+    _parse_code(RepoFile(f.rel, "shell", "\n".join(block)), sink)
+
+
+def parse(f: RepoFile, sink: FactSink) -> None:
+    if f.kind == "ci":
+        _parse_ci(f, sink)
+    elif f.kind in _PROSE_KINDS:
+        _parse_prose(f, sink)
+    elif f.kind != "notebook":
+        _parse_code(f, sink)
+
+
+# category -> Requirements field; signals.CATALOG gives each signal its category
+_FIELDS = {"fpga": "fpga", "arm_only": "arch", "nvme": "local_nvme", "rdma": "rdma", "pmem": "persistent_memory"}
+# Hardware that tests or benchmarks need is hardware the repository needs: aux files count almost fully.
+_SCOPE = {"main": 1.0, "full": 0.8, "reduced": 0.8, "aux": 0.8}
+
+
+def _score(facts: Sequence[Fact]) -> float:
+    best: dict[tuple[str, str], float] = {}
+    for f in facts:
+        key = (f.signal, f.evidence.file)
+        best[key] = max(best.get(key, 0.0), f.confidence * _SCOPE.get(f.scope, 0.0))
+    miss = 1.0
+    for value in best.values():
+        miss *= 1.0 - min(0.99, value)
+    return 1.0 - miss
+
+
+def needs(facts: Sequence[Fact], category_of: Any) -> tuple[dict[str, Any], list[Fact]]:
+    """The hardware fields of Requirements the facts establish, and the facts they rest on."""
+    by: dict[str, list[Fact]] = {}
+    for f in facts:
+        if f.scope != "ignored" and f.confidence > 0:
+            by.setdefault(category_of(f.signal), []).append(f)
+    out: dict[str, Any] = {}
+    used: list[Fact] = []
+    for category, field in _FIELDS.items():
+        found = by.get(category, [])
+        if category == "arm_only" and by.get("x86_simd"):  # x86 intrinsics too: portable SIMD code
+            found = [f for f in found if f.signal == "ci.arm_only"]
+        if not found or _score(found) < NEED:
+            continue
+        top = sorted(found, key=lambda f: -f.confidence)
+        used += top[:2]
+        if field == "fpga":
+            vendors = {f.value for f in found if f.confidence >= 0.5}
+            out["fpga"] = vendors.pop() if len(vendors) == 1 else "any"
+            if boards := sorted(by.get("fpga_model", []), key=lambda f: -f.confidence):
+                out["fpga_model"] = str(boards[0].value)
+                used.append(boards[0])
+        elif field == "arch":
+            out["arch"] = "aarch64"
+        elif field == "local_nvme":
+            out["local_nvme"] = max([1, *(int(f.value) for f in found if isinstance(f.value, int))])
+        else:
+            out[field] = True
+    return out, used
+
+
+def describe(hardware: dict[str, Any], used: Sequence[Fact]) -> str:
+    """"; needs a Xilinx U280 FPGA: v++ -t hw ... (Makefile:3)" for the rules' reason line."""
+    if not hardware:
+        return ""
+    vendor = {"xilinx": "Xilinx", "intel": "Intel"}.get(str(hardware.get("fpga")), "an")
+    parts = [{"fpga": " ".join(x for x in (vendor, hardware.get("fpga_model"), "FPGA") if x),
+              "arch": "aarch64", "local_nvme": f"{hardware.get('local_nvme')} spare NVMe device(s)",
+              "rdma": "RDMA (InfiniBand)", "persistent_memory": "persistent memory"}[k]
+             for k in hardware if k != "fpga_model"]
+    lead = used[0] if used else None
+    where = f": {lead.evidence.text[:70]} ({lead.evidence.file}:{lead.evidence.line})" if lead else ""
+    return f"; needs {', '.join(parts)}{where}"
