@@ -22,9 +22,11 @@ def conda() -> Analysis:
 
 def answer(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "gpu": {"required": "yes", "count": 1, "min_memory_gb": 10, "vendor": "nvidia"},
+        "gpu": {"required": "yes", "count": 1, "min_memory_gb": 10, "vendor": "nvidia",
+                "min_compute_capability": None},
         "cpu_cores": None, "ram_gb": None, "arch": "x86_64", "os": None, "cuda": "11.3",
         "frameworks": ["pytorch"], "estimated_runtime_hours": 2,
+        "fpga": None, "fpga_model": None, "local_nvme": 0, "rdma": False, "persistent_memory": False,
         "evidence": [{"file": "environment.yaml", "line": 7, "text": "- cudatoolkit=11.3"},
                      {"file": "README.md", "line": 3, "text": "runs on a GPU with at least 10GB VRAM"}],
         "reason": "cudatoolkit pin and a 10 GB VRAM statement",
@@ -47,7 +49,8 @@ def test_schema_is_strict_output_ready() -> None:
     for obj in [schema, *schema["$defs"].values()]:
         assert obj["additionalProperties"] is False
         assert set(obj["required"]) == set(obj["properties"])
-    assert set(schema["$defs"]["GpuAnswer"]["required"]) == {"required", "count", "min_memory_gb", "vendor"}
+    assert set(schema["$defs"]["GpuAnswer"]["required"]) == {"required", "count", "min_memory_gb", "vendor",
+                                                             "min_compute_capability"}
     assert set(schema["$defs"]["EvidenceAnswer"]["required"]) == {"file", "line", "text"}
 
 

@@ -22,7 +22,8 @@ _PROSE_KINDS = frozenset({"readme"})
 
 # (signal, pattern, value); the value None means "vendor/device from the match" (see _value)
 _CODE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p), v) for s, p, v in (
-    ("fpga.vitis", r"(?<![\w+])v\+\+(?=\s|$)|\.xclbin\b|\bXCL_EMULATION_MODE\b", "xilinx"),
+    ("fpga.vitis", r"(?<![\w+])v\+\+(?=\s|$)|\bXCL_EMULATION_MODE\b", "xilinx"),
+    ("fpga.xclbin", r"\.xclbin\b", "xilinx"),
     ("fpga.xrt", r"#\s*include\s*[<\"](?:xrt/|experimental/xrt_|xcl2\.hpp|CL/cl_ext_xilinx\.h)|\bxrt::(?:device|kernel)"
                  r"|\bXILINX_XRT\b|\bpynq\.Overlay\b", "xilinx"),
     ("fpga.hls", r"#\s*pragma\s+HLS\b|\b(?:vivado_hls|vitis_hls)\b", "xilinx"),

@@ -109,7 +109,8 @@ CATALOG: dict[str, Signal] = {
     "readme.compute_capability": Signal("compute_capability", 0.5, "prose requires Ampere or newer"),
     "pkg.compute_capability": Signal("compute_capability", 0.7, "a package needing a recent GPU generation"),
     # special hardware (hardware_signals.py): FPGA boards, ARM-only code, spare NVMe devices, RDMA, NVDIMM
-    "fpga.vitis": Signal("fpga", 0.85, "a Xilinx Vitis build or run (v++, .xclbin, XCL_EMULATION_MODE)"),
+    "fpga.vitis": Signal("fpga", 0.85, "a Xilinx Vitis build (v++, XCL_EMULATION_MODE)"),
+    "fpga.xclbin": Signal("fpga", 0.8, "a Xilinx FPGA binary (.xclbin) built or loaded"),
     "fpga.xrt": Signal("fpga", 0.85, "host code on the Xilinx runtime (XRT headers, xcl2.hpp, pynq Overlay)"),
     "fpga.hls": Signal("fpga", 0.7, "Vivado/Vitis HLS kernels (#pragma HLS, vitis_hls)"),
     "fpga.intel": Signal("fpga", 0.85, "Intel FPGA SDK for OpenCL (aoc -board, .aocx) or oneAPI FPGA (-fintelfpga)"),
