@@ -189,7 +189,7 @@ def _properties(node: NodeRecord, variants: set[tuple[Any, ...]]) -> tuple[Any, 
 
 def _describe(node: NodeRecord) -> str:
     if node.gpu_count:
-        cc = f", CC {node.gpu_compute_capability:g}" if node.gpu_compute_capability else ""
+        cc = f", CC {node.gpu_compute_capability:.1f}" if node.gpu_compute_capability else ""
         text = (f"{node.gpu_count}x {node.gpu_model} ({node.gpu_memory_gb} GB{cc}), {node.cpu_threads} threads, "
                 f"{node.ram_gb} GB RAM")
     else:

@@ -136,9 +136,9 @@ def _check_hardware(answer: RequirementsAnswer, analysis: Analysis) -> None:
                              f"{'x86_64' if field == 'arch' else 'null/0/false'} unless a file states it")
         strong = max((f for f in facts if f.confidence >= HARDWARE_FACT), key=lambda f: f.confidence, default=None)
         if found[field] and strong is not None and (not value or (field == "local_nvme" and value < found[field])):
-            ev = strong.evidence
-            raise ValueError(f"{name} {value!r} contradicts {ev.file}:{ev.line} ({ev.text[:80]!r}), which needs "
-                             f"{found[field]!r}")
+            ev, arch = strong.evidence, field == "arch"
+            raise ValueError(f"{'arch' if arch else field} {answer.arch if arch else value!r} contradicts {ev.file}:"
+                             f"{ev.line} ({ev.text[:80]!r}), which needs {'aarch64' if arch else repr(found[field])}")
     if answer.fpga and rules.fpga in ("xilinx", "intel") and answer.fpga not in (rules.fpga, "any"):
         raise ValueError(f"fpga {answer.fpga!r} contradicts the toolchain found, which is {rules.fpga}")
     if answer.fpga_model and not any(re.sub(r"\W", "", answer.fpga_model.lower()) in re.sub(r"\W", "", (
