@@ -90,9 +90,8 @@ def _fpga_problem(req: Requirements, node: NodeRecord) -> str | None:
 
 
 def _special_problem(req: Requirements, node: NodeRecord) -> str | None:
-    if req.fpga or req.fpga_model:
-        if problem := _fpga_problem(req, node):
-            return problem
+    if (req.fpga or req.fpga_model) and (problem := _fpga_problem(req, node)):
+        return problem
     if req.local_nvme and node.nvme_spare < req.local_nvme:
         return f"{node.nvme_spare} spare NVMe device(s), the workload needs {req.local_nvme}"
     if req.rdma and not node.infiniband:
@@ -327,9 +326,9 @@ def hardware_gap(req: Requirements, nodes: Sequence[NodeRecord]) -> str | None:
         if not any(_special_problem(single, n) is None for n in same_arch):
             return f"no {arch} node with {label} at {_sites(nodes)}"
     cc = min_capability(req)
-    if _uses_gpu(req.gpu) and cc and req.gpu.vendor in ("nvidia", "any"):
-        if not any((n.gpu_compute_capability or 0) >= cc for n in same_arch if _special_problem(req, n) is None):
-            return f"no node with an NVIDIA GPU of compute capability >= {cc:.1f} at {_sites(nodes)}"
+    if _uses_gpu(req.gpu) and cc and req.gpu.vendor in ("nvidia", "any") and not any(
+            (n.gpu_compute_capability or 0) >= cc for n in same_arch if _special_problem(req, n) is None):
+        return f"no node with an NVIDIA GPU of compute capability >= {cc:.1f} at {_sites(nodes)}"
     return None
 
 

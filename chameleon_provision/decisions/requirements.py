@@ -65,7 +65,8 @@ class RequirementsAnswer(Answer):
     frameworks: list[str] = Field(max_length=12)
     estimated_runtime_hours: float | None = Field(ge=0, le=MAX_RUNTIME_HOURS)
     fpga: Literal["xilinx", "intel", "any"] | None = Field(
-        description="FPGA vendor the main workload runs on (Vitis/XRT/HLS = xilinx, aoc/oneAPI FPGA = intel); null if none")
+        description="FPGA vendor the main workload runs on (Vitis/XRT/HLS = xilinx, aoc/oneAPI FPGA = intel); "
+                    "null if none")
     fpga_model: str | None = Field(max_length=20, description="FPGA board a file names, e.g. U280; null if none")
     local_nvme: int = Field(ge=0, le=8, description="NVMe devices the workload takes for itself (SPDK, raw-device "
                                                      "benchmarks), besides the system disk; 0 if none")
@@ -135,7 +136,8 @@ def _check_hardware(answer: RequirementsAnswer, analysis: Analysis) -> None:
             raise ValueError(f"{name} is set but no scanned file shows that need; use "
                              f"{'x86_64' if field == 'arch' else 'null/0/false'} unless a file states it")
         strong = max((f for f in facts if f.confidence >= HARDWARE_FACT), key=lambda f: f.confidence, default=None)
-        if found[field] and strong is not None and (not value or (field == "local_nvme" and value < found[field])):
+        fewer = field == "local_nvme" and int(value or 0) < int(found[field] or 0)
+        if found[field] and strong is not None and (not value or fewer):
             ev, arch = strong.evidence, field == "arch"
             raise ValueError(f"{'arch' if arch else field} {answer.arch if arch else value!r} contradicts {ev.file}:"
                              f"{ev.line} ({ev.text[:80]!r}), which needs {'aarch64' if arch else repr(found[field])}")

@@ -36,10 +36,12 @@ _CODE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p), v
     ("storage.nvme_passthrough", r"/dev/ng\d+n\d+|\bnvme_uring_cmd\b|\bIORING_OP_URING_CMD\b|linux/nvme_ioctl\.h"
                                  r"|\bNVME_IOCTL_\w+|#\s*include\s*[<\"]libxnvme", 1),
     ("storage.raw_nvme", r"/dev/nvme\d+n\d+(?!p)", None),
-    ("rdma.verbs", r"#\s*include\s*[<\"](?:infiniband/verbs\.h|rdma/rdma_cma\.h|rdma/rdma_verbs\.h)|-l(?:ibverbs|rdmacm)\b"
+    ("rdma.verbs", r"#\s*include\s*[<\"](?:infiniband/verbs\.h|rdma/rdma_cma\.h|rdma/rdma_verbs\.h)"
+                   r"|-l(?:ibverbs|rdmacm)\b"
                    r"|\b(?:find_library|pkg_check_modules|target_link_libraries)\([^)]*\b(?:lib)?(?:ibverbs|rdmacm)\b"
                    r"|^\s*(?:from|import)\s+pyverbs\b", True),
-    ("rdma.perftest", r"\b(?:ib_(?:write|read|send|atomic)_(?:bw|lat)|ibv_rc_pingpong|ibv_devinfo|rping|ibstat)\b", True),
+    ("rdma.perftest", r"\b(?:ib_(?:write|read|send|atomic)_(?:bw|lat)|ibv_rc_pingpong|ibv_devinfo|rping|ibstat)\b",
+     True),
     ("rdma.mpi_ib", r"--mca\s+btl\s+\S*openib|\bbtl_openib\b|UCX_NET_DEVICES=\S*mlx|I_MPI_FABRICS=\S*ofa"
                     r"|FI_PROVIDER=verbs|\bMV2_USE_RDMA\b|\bNCCL_IB_HCA\b", True),
     ("rdma.package", r"\b(?:libibverbs-dev|rdma-core|librdmacm-dev|ibverbs-utils|perftest)\b", True),
@@ -58,7 +60,8 @@ _PROSE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p, r
     ("readme.nvme", r"\b(\d|one|two|three|four)?\s*(?:dedicated\s+|spare\s+|local\s+|raw\s+)?NVMe\s+"
                     r"(?:SSDs?|drives?|devices?|disks?)\b", None),
 ))
-_TB_RAM = re.compile(r"(?i)(\d+(?:\.\d+)?)\s*(?:TB|TiB)\s+(?:of\s+)?(?:system\s+|main\s+|host\s+)?(?:RAM|memory|DRAM)\b")
+_TB_RAM = re.compile(r"(?i)(\d+(?:\.\d+)?)\s*(?:TB|TiB)\s+(?:of\s+)?(?:system\s+|main\s+|host\s+)?"
+                     r"(?:RAM|memory|DRAM)\b")
 _NEGATED = re.compile(r"(?i)\b(not|no|without|optional(?:ly)?|unless)\b")
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
 _ARM_RUNNER = re.compile(r"(?i)\barm64\b|\baarch64\b|-arm\b|\bgraviton|\bampere")
@@ -143,13 +146,13 @@ def _parse_code(f: RepoFile, sink: FactSink) -> None:
             if signal not in seen:
                 seen.add(signal)
                 sink.add(signal, _value(signal, m, value), no, line)
-        if board := _FPGA_BOARD.search(line):
-            if "fpga.board" not in seen:
-                seen.add("fpga.board")
-                sink.add("fpga.board", board.group(1).upper(), no, line)
+        if (board := _FPGA_BOARD.search(line)) and "fpga.board" not in seen:
+            seen.add("fpga.board")
+            sink.add("fpga.board", board.group(1).upper(), no, line)
         found = [int(a) + int(b) / 10 for a, b in _CUDA_ARCH.findall(line)]
         if m := _ARCH_LIST.search(line):
-            found += [float(x) if "." in x else int(x) / 10 for x in re.findall(r"\d+(?:\.\d)?", m.group(1) or m.group(2))]
+            listed = re.findall(r"\d+(?:\.\d)?", m.group(1) or m.group(2))
+            found += [float(x) if "." in x else int(x) / 10 for x in listed]
         if found and (cc is None or min(found) < cc[0]):
             cc = (min(found), no, line)  # the oldest generation the file builds for is its floor
     if cc is not None and cc[0] >= 3.0:

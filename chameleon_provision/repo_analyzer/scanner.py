@@ -112,7 +112,7 @@ def classify(rel: str, name: str, depth: int, binder: str | None) -> str | None:
         return "config_yaml"
     if parent.endswith(".devcontainer") and name.endswith(".json") and depth <= 3:
         return "devcontainer"
-    if parent in (".github/workflows", ".gitlab") and name.endswith((".yml", ".yaml")) or name in (
+    if (parent in (".github/workflows", ".gitlab") and name.endswith((".yml", ".yaml"))) or name in (
             ".gitlab-ci.yml", ".travis.yml", ".cirrus.yml"):
         return "ci"
     if parent.rsplit("/", 1)[-1].lower() == "requirements" and name.endswith((".txt", ".in")) and depth <= 3:
