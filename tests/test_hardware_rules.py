@@ -214,6 +214,15 @@ def test_an_fpga_on_two_nodes_of_a_general_type_is_reserved_by_node_name() -> No
     assert (altera.node_type, altera.resource_properties) == ("fpga", ("==", "$node_type", "fpga"))
 
 
+def test_the_board_a_repository_names_is_preferred_and_another_board_of_its_vendor_accepted() -> None:
+    ranked = rank_candidates(req(fpga="xilinx", fpga_model="U250"), TWIN, preferred_site=UC)
+    assert ranked[0].hardware.fpga == "Xilinx Alveo U280"
+    assert "targets a U250: rebuild its kernels for the Xilinx Alveo U280" in ranked[0].reason
+    golden = rank_candidates(req(fpga="xilinx", fpga_model="U280"), TWIN, preferred_site=UC)
+    assert [c.hardware.fpga for c in golden][-1] == "Xilinx Alveo U280 Golden Image"
+    assert "rebuild" not in golden[0].reason
+
+
 def test_a_cpu_workload_keeps_its_node_type_filter_on_types_with_fpga_boards() -> None:
     c = rank_candidates(req(cpu_cores=96), [n for n in TWIN if n.node_type == "compute_cascadelake_r"])[0]
     assert c.resource_properties == ("==", "$node_type", "compute_cascadelake_r")
@@ -263,7 +272,7 @@ def one_twin(node_type: str):
 
 def test_needs_no_site_meets_say_what_was_looked_for_and_where() -> None:
     cases = {
-        "no x86_64 node with a Xilinx U250 FPGA at CHI@NCAR, CHI@TACC or CHI@UC": req(fpga="xilinx", fpga_model="U250"),
+        "no aarch64 node with a Xilinx FPGA at CHI@NCAR, CHI@TACC or CHI@UC": req(fpga="xilinx", arch="aarch64"),
         "no aarch64 node with an InfiniBand adapter (RDMA) at": req(arch="aarch64", rdma=True),
         "no node with an NVIDIA GPU of compute capability >= 10.0 at": req("yes", 1, None, "nvidia", 10.0),
         "no x86_64 node with 6+ spare NVMe device(s) at": req(local_nvme=6),

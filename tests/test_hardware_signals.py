@@ -104,3 +104,18 @@ def test_the_oldest_generation_a_cuda_build_targets_is_its_floor(tmp_path: Path,
 def test_persistent_memory_and_a_terabyte_of_ram_in_the_readme() -> None:
     req = analyze(REPOS / "hw_pmem_1tb").requirements
     assert req.persistent_memory and req.ram_gb == 1024
+
+
+def test_a_vitis_platform_default_names_the_preferred_board(tmp_path: Path) -> None:
+    write(tmp_path, {"Makefile": "PLATFORM ?= xilinx_u250_gen3x16_xdma_4_1_202210_1\n"
+                                 "krnl.xclbin: krnl.cpp\n\tv++ -t hw --platform $(PLATFORM) -o $@ $<\n"})
+    req = analyze(tmp_path).requirements
+    assert (req.fpga, req.fpga_model) == ("xilinx", "U250")
+
+
+def test_optional_build_branches_count_half(tmp_path: Path) -> None:
+    write(tmp_path, {"Makefile": "ifeq ($(CONFIG_RDMA),y)\nLDLIBS += -libverbs\nendif\nall:\n\tcc main.c\n",
+                     "main.c": "#ifdef HAVE_RDMA\n#include <infiniband/verbs.h>\n#endif\nint main(void){return 0;}\n"})
+    found = {f.signal: f.confidence for f in analyze(tmp_path).facts if f.signal == "rdma.verbs"}
+    assert found == {"rdma.verbs": 0.425}
+    assert analyze(tmp_path).requirements.rdma is False

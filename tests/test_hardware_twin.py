@@ -53,11 +53,12 @@ def test_plan_only_puts_special_hardware_needs_on_nodes_that_have_it(
     assert str(expect["quote"]).lower() in evidence.lower()
 
 
-def test_a_board_no_site_has_is_an_infeasible_request(cloud_env: dict[str, str], run_main: RunMain) -> None:
-    code, out, err = run_main(str(REPOS / "hw_fpga_u250"), "--plan-only", "--json")
+def test_a_gpu_generation_no_site_has_is_an_infeasible_request(cloud_env: dict[str, str], run_main: RunMain) -> None:
+    code, out, err = run_main(str(REPOS / "hw_blackwell"), "--plan-only", "--json")
     assert code == 11, err
     error = json.loads(out)["error"]
     assert error["type"] == "NoMatchError"
-    assert "no x86_64 node with a Xilinx U250 FPGA at CHI@NCAR, CHI@TACC or CHI@UC" in error["message"]
+    wanted = "no node with an NVIDIA GPU of compute capability >= 10.0 at CHI@NCAR, CHI@TACC or CHI@UC"
+    assert error["message"].startswith(wanted) and "looked for 1x NVIDIA GPU" in error["message"]
     last = err.strip().splitlines()[-1]
-    assert last.startswith("Error: no x86_64 node with a Xilinx U250") and "Traceback" not in err
+    assert last.startswith(f"Error: {wanted}") and "Traceback" not in err

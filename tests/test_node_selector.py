@@ -194,6 +194,6 @@ def test_ai_naming_the_fpga_node_is_accepted_and_a_plain_node_of_its_type_is_not
 
 
 def test_no_candidate_for_a_special_need_names_what_was_looked_for() -> None:
-    need = Requirements(fpga="xilinx", fpga_model="U55C")
-    with pytest.raises(NoMatchError, match="no x86_64 node with a Xilinx U55C FPGA at CHI@NCAR, CHI@TACC or CHI@UC"):
+    need = Requirements(fpga="intel", arch="aarch64")
+    with pytest.raises(NoMatchError, match=r"no aarch64 node with an Intel \(Altera\) FPGA at CHI@NCAR, CHI@TACC"):
         choose_node(StubAI(), need, [], TWIN, UC)

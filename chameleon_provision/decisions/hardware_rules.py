@@ -84,9 +84,13 @@ def _fpga_problem(req: Requirements, node: NodeRecord) -> str | None:
         return f"no FPGA board, the workload needs {wanted} FPGA"
     if req.fpga in ("xilinx", "intel") and fpga_vendor(node.fpga) != req.fpga:
         return f"{node.fpga} board, the workload needs {wanted} FPGA"
-    if req.fpga_model and _squash(req.fpga_model) not in _squash(node.fpga):
-        return f"{node.fpga} board, the workload needs {req.fpga_model}"
     return None
+
+
+def _other_board(req: Requirements, node: NodeRecord) -> bool:
+    """The board named by the repository (a Vitis platform default) is preferred, not required: the
+    kernels rebuild for another board of the same vendor by setting the platform."""
+    return bool(req.fpga_model and node.fpga and _squash(req.fpga_model) not in _squash(node.fpga))
 
 
 def _special_problem(req: Requirements, node: NodeRecord) -> str | None:
@@ -160,7 +164,7 @@ def adequate(req: Requirements, node: NodeRecord) -> str | None:
 def _score(req: Requirements, node: NodeRecord, hosts: int, preferred: bool) -> tuple[Any, ...]:
     special = 1 if (_SPECIAL.search(node.node_type) or node.infiniband) else 0
     # a board still on its factory golden image needs flashing first; fewer spare NVMe devices are the smaller node
-    extra = ("golden" in node.fpga.lower(), node.nvme_spare if req.local_nvme else 0)
+    extra = (_other_board(req, node), "golden" in node.fpga.lower(), node.nvme_spare if req.local_nvme else 0)
     site = (0 if preferred else 1, -hosts, node.site, node.node_type)
     if _uses_gpu(req.gpu):
         wanted = req.gpu.vendor
@@ -209,7 +213,8 @@ def _special_need(req: Requirements) -> list[str]:
     out = []
     if req.fpga or req.fpga_model:
         vendor = {"xilinx": "Xilinx", "intel": "Intel (Altera)"}.get(req.fpga or "", "")
-        board = " ".join(x for x in (vendor, req.fpga_model or "", "FPGA") if x)
+        board = " ".join(x for x in (vendor, "FPGA") if x)
+        board += f" ({req.fpga_model} preferred)" if req.fpga_model else ""
         out.append(f"{'an' if board[0] in 'AEIOU' else 'a'} {board}")
     if req.local_nvme:
         out.append(f"{req.local_nvme}+ spare NVMe device(s)")
@@ -252,6 +257,8 @@ def _rank(req: Requirements, nodes: Sequence[NodeRecord], preferred_site: str | 
         props = _properties(rep, variants[(site, node_type)])
         reason = (f"{node_type} at {site}: {_describe(rep)}; {len(fit)} host(s); "
                   f"smallest adequate for {describe_need(req)}")
+        if _other_board(req, rep):
+            reason += f"; the repository targets a {req.fpga_model}: rebuild its kernels for the {rep.fpga}"
         out.append(NodeCandidate(site, node_type, props, rep, len(fit),
                                  _score(req, rep, len(fit), site == preferred_site), reason + note,
                                  tuple(sorted(n.node_name for n in fit)) if mixed else ()))

@@ -14,11 +14,16 @@ from typing import Any
 
 from chameleon_provision.repo_analyzer.facts import Fact, FactSink
 from chameleon_provision.repo_analyzer.scanner import RepoFile
+from chameleon_provision.repo_analyzer.signals import confidence_of
 
 OWN_KINDS = frozenset({"native_source", "fio", "ci"})  # kinds the scanner reads only for this module
-NEED = 0.6  # combined evidence at or above this makes a hardware need
+NEED = 0.6  # combined evidence at or above this makes a hardware need ...
+FIRM = 0.5  # ... when one fact is at least this firm: optional branches and passing mentions never add up to one
 _C_KINDS = frozenset({"native_source"})
 _PROSE_KINDS = frozenset({"readme"})
+# Files that build, install or run things; lock files, manifests and notebooks carry none of these signals.
+_CODE_KINDS = frozenset({"native_source", "fio", "make", "cmake", "shell", "slurm", "postbuild", "dockerfile", "apt",
+                         "setup_py", "python", "compose", "launch_config"})
 
 # (signal, pattern, value); the value None means "vendor/device from the match" (see _value)
 _CODE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p), v) for s, p, v in (
@@ -40,14 +45,33 @@ _CODE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p), v
                    r"|-l(?:ibverbs|rdmacm)\b"
                    r"|\b(?:find_library|pkg_check_modules|target_link_libraries)\([^)]*\b(?:lib)?(?:ibverbs|rdmacm)\b"
                    r"|^\s*(?:from|import)\s+pyverbs\b", True),
-    ("rdma.perftest", r"\b(?:ib_(?:write|read|send|atomic)_(?:bw|lat)|ibv_rc_pingpong|ibv_devinfo|rping|ibstat)\b",
-     True),
+    ("rdma.perftest", r"\b(?:ib_(?:write|read|send|atomic)_(?:bw|lat)|ibv_(?:rc|ud|uc|srq)_pingpong|rping)\b", True),
+    ("rdma.tools", r"\b(?:ibv_devinfo|ibv_devices|ibstat|ibstatus)\b", True),
     ("rdma.mpi_ib", r"--mca\s+btl\s+\S*openib|\bbtl_openib\b|UCX_NET_DEVICES=\S*mlx|I_MPI_FABRICS=\S*ofa"
                     r"|FI_PROVIDER=verbs|\bMV2_USE_RDMA\b|\bNCCL_IB_HCA\b", True),
     ("rdma.package", r"\b(?:libibverbs-dev|rdma-core|librdmacm-dev|ibverbs-utils|perftest)\b", True),
     ("pmem.pmdk", r"#\s*include\s*[<\"]libpmem(?:obj|2|kv)?\b|-lpmem(?:obj|2)?\b|\bndctl\s+create-namespace"
                   r"|\bipmctl\b|/dev/dax\d|/mnt/pmem\d*|\bMEMKIND_DAX_KMEM\b", True),
 ))
+# Cheap first look (plain substrings of the lower-cased text, far faster than the patterns): a file or a
+# line without any of these cannot match a pattern above or below.
+_HINTS = ("v++", "xclbin", "xrt", "xcl", "hls", "aoc", "intelfpga", "fpga", "pynq", "arm_neon", "arm_sve", "intrin.h",
+          "spdk", "/dev/n", "uring_cmd", "nvme", "verbs", "rdma", "ib_write", "ib_read", "ib_send", "ib_atomic",
+          "ibv_", "rping", "ibstat", "openib", "ucx_net", "mpi_fabrics", "fi_provider", "mv2_", "nccl_ib", "perftest",
+          "pmem", "ndctl", "ipmctl", "/dev/dax", "memkind", "arch=", "arch_list", "architectures", "xilinx_")
+
+
+def _hinted(text: str) -> bool:
+    low = text.lower()
+    return any(h in low for h in _HINTS)
+
+
+# A C condition naming the feature makes its code optional (`#ifdef HAVE_RDMA`); so does any Makefile or
+# CMake conditional (`ifeq ($(CONFIG_RDMA),y)`, `if(WITH_PMEM)`): such facts count half.
+_FEATURE = re.compile(r"(?i)rdma|verbs|ibv|infiniband|pmem|spdk|xrt|fpga|nvme|uring|cuda")
+_BUILD_IF = {"make": (re.compile(r"^\s*(ifeq|ifneq|ifdef|ifndef)\b"), re.compile(r"^\s*endif\b")),
+             "cmake": (re.compile(r"(?i)^\s*if\s*\("), re.compile(r"(?i)^\s*endif\s*\("))}
+OPTIONAL = 0.5
 _CUDA_ARCH = re.compile(r"(?:-arch|--gpu-architecture|arch)\s*=\s*(?:sm|compute)_(\d)(\d)")
 _ARCH_LIST = re.compile(r"TORCH_CUDA_ARCH_LIST\W{0,8}([\d. ;+PTX]+)|CUDA_ARCHITECTURES\W{0,4}([\d; ]+)")
 _FPGA_BOARD = re.compile(r"xilinx_(u\d{2,3}[a-z]?|vck\d{3,4}|vhk\d{3})_", re.I)
@@ -62,6 +86,8 @@ _PROSE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p, r
 ))
 _TB_RAM = re.compile(r"(?i)(\d+(?:\.\d+)?)\s*(?:TB|TiB)\s+(?:of\s+)?(?:system\s+|main\s+|host\s+)?"
                      r"(?:RAM|memory|DRAM)\b")
+_PROSE_HINTS = ("fpga", "alveo", "vitis", "arria", "stratix", "agilex", "infiniband", "rdma", "roce", "optane",
+                "nvdimm", "persistent memory", "pmem", "nvme", "tb ", "tib ", "tb of", "tib of")
 _NEGATED = re.compile(r"(?i)\b(not|no|without|optional(?:ly)?|unless)\b")
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
 _ARM_RUNNER = re.compile(r"(?i)\barm64\b|\baarch64\b|-arm\b|\bgraviton|\bampere")
@@ -94,13 +120,15 @@ def code_lines(kind: str, text: str) -> Iterator[tuple[int, str]]:
             line = line[:start] + line[end + 2:]
         line = line.split("//", 1)[0] if "//" in line and '"' not in line.split("//", 1)[0] else line
         stripped = line.strip()
-        if if0:
+        if if0 and stripped.startswith("#"):
             if re.match(r"#\s*if", stripped):
                 if0 += 1
             elif re.match(r"#\s*endif", stripped):
                 if0 -= 1
             continue
-        if re.match(r"#\s*if\s+0\b", stripped):
+        if if0:
+            continue
+        if stripped.startswith("#") and re.match(r"#\s*if\s+0\b", stripped):
             if0 = 1
             continue
         if stripped:
@@ -121,19 +149,29 @@ def _guarded(stack: Sequence[str]) -> bool:
 
 
 def _parse_code(f: RepoFile, sink: FactSink) -> None:
+    if not _hinted(f.text):
+        return
     seen: set[str] = set()
     devices: set[str] = set()
     first_device: tuple[int, str] | None = None
     cc: tuple[float, int, str] | None = None
     conditions: list[str] = []  # open #if conditions of a C file, to tell guarded ARM code from ARM-only code
+    build_if = 0  # open Makefile/CMake conditionals
     for no, line in code_lines(f.kind, f.text):
-        if f.kind in _C_KINDS and (m := re.match(r"\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)", line)):
+        if (f.kind in _C_KINDS and line.lstrip().startswith("#")
+                and (m := re.match(r"\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)", line))):
             if m.group(1) in ("if", "ifdef", "ifndef"):
                 conditions.append(m.group(2))
             elif m.group(1) == "endif" and conditions:
                 conditions.pop()
             elif conditions:  # #else / #elif: the other branch of the same condition, still conditional
                 conditions[-1] += " else " + m.group(2)
+        if f.kind in _BUILD_IF:
+            opens, closes = _BUILD_IF[f.kind]
+            build_if = build_if + 1 if opens.match(line) else max(0, build_if - 1) if closes.match(line) else build_if
+        if not _hinted(line):
+            continue
+        optional = build_if > 0 or any(_FEATURE.search(cond) for cond in conditions)
         for signal, pattern, value in _CODE:
             if not (m := pattern.search(line)):
                 continue
@@ -145,7 +183,8 @@ def _parse_code(f: RepoFile, sink: FactSink) -> None:
                 continue  # `#if defined(__ARM_NEON)`: one path of portable code
             if signal not in seen:
                 seen.add(signal)
-                sink.add(signal, _value(signal, m, value), no, line)
+                base = confidence_of(signal) * (OPTIONAL if optional else 1.0)
+                sink.add(signal, _value(signal, m, value), no, line, confidence=base)
         if (board := _FPGA_BOARD.search(line)) and "fpga.board" not in seen:
             seen.add("fpga.board")
             sink.add("fpga.board", board.group(1).upper(), no, line)
@@ -182,6 +221,9 @@ def _parse_prose(f: RepoFile, sink: FactSink) -> None:
         block.append(line if in_code else "")
         if in_code or "<!--" in line or "badge" in line.lower():
             continue
+        low = line.lower()
+        if not any(h in low for h in _PROSE_HINTS):
+            continue
         required = bool(_REQUIRES.search(line)) and not _NEGATED.search(line)
         for signal, pattern, value in _PROSE:
             if (m := pattern.search(line)) and f"{signal}{required}" not in seen:
@@ -200,7 +242,7 @@ def parse(f: RepoFile, sink: FactSink) -> None:
         _parse_ci(f, sink)
     elif f.kind in _PROSE_KINDS:
         _parse_prose(f, sink)
-    elif f.kind != "notebook":
+    elif f.kind in _CODE_KINDS:
         _parse_code(f, sink)
 
 
@@ -233,7 +275,7 @@ def needs(facts: Sequence[Fact], category_of: Any) -> tuple[dict[str, Any], list
         found = by.get(category, [])
         if category == "arm_only" and by.get("x86_simd"):  # x86 intrinsics too: portable SIMD code
             found = [f for f in found if f.signal == "ci.arm_only"]
-        if not found or _score(found) < NEED:
+        if not found or _score(found) < NEED or max(f.confidence * _SCOPE.get(f.scope, 0) for f in found) < FIRM:
             continue
         top = sorted(found, key=lambda f: -f.confidence)
         used += top[:2]
