@@ -4,7 +4,9 @@
 
 For every repository: the labelled range and vendor, the node the rules choose (type, site, class),
 whether the GPU vendor is right, the image, and the analysis time; then "N/M plans within range
-with the right GPU vendor". No AI is involved. The node catalog comes from the digital twin's
+with the right GPU vendor". Then the special-hardware fixtures (tests/fixtures/repos/hw_*): FPGA,
+ARM64, NVMe, InfiniBand, NVDIMM and GPU-generation repositories must land on hardware that has it,
+and a need no site meets must be refused. No AI is involved. The node catalog comes from the digital twin's
 inventory when it exists, else from the reference-repository samples in ../shared, else from the
 hand-built catalog in tests/catalog.py.
 """
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,6 +30,7 @@ from catalog import nodes as hand_nodes  # noqa: E402
 
 from chameleon_provision.decisions.hardware_rules import rules_choice  # noqa: E402
 from chameleon_provision.decisions.image_rules import rules_image  # noqa: E402
+from chameleon_provision.errors import NoMatchError  # noqa: E402
 from chameleon_provision.models import ImageRecord, NodeRecord  # noqa: E402
 from chameleon_provision.repo_analyzer import analyze  # noqa: E402
 
@@ -106,9 +110,42 @@ def main(argv: list[str] | None = None) -> int:
               f"{'yes' if vendor_ok else 'NO':6} {image.name:22} {elapsed * 1000:6.1f}ms")
     print(f"\n{good}/{len(repos)} plans within [node_class, full_scale_node_class] with the right GPU vendor")
     print(f"analysis time: {total_time * 1000:.1f} ms total, {total_time * 1000 / len(repos):.1f} ms per repository")
+    hardware_good, hardware_total = special_hardware(catalog, args.site)
     if not args.no_scale:
         scale_timing()
-    return 0 if good == len(repos) else 1
+    return 0 if good == len(repos) and hardware_good == hardware_total else 1
+
+
+# fixture -> (what it needs, the check the chosen node and image must pass; None = must be refused)
+SPECIAL: dict[str, tuple[str, Any]] = {
+    "hw_vitis": ("Xilinx FPGA", lambda n, i: n.fpga.startswith("Xilinx")),
+    "hw_arm_neon": ("aarch64", lambda n, i: n.arch == "aarch64" and "ARM64" in i.name),
+    "hw_spdk": ("2 spare NVMe", lambda n, i: n.nvme_spare >= 2),
+    "hw_rdma": ("InfiniBand", lambda n, i: n.infiniband),
+    "hw_cc80": ("compute capability 8.0", lambda n, i: (n.gpu_compute_capability or 0) >= 8.0 and "CUDA" in i.name),
+    "hw_pmem_1tb": ("NVDIMM, 1 TB", lambda n, i: n.nvdimm and n.ram_gb >= 1000),
+    "hw_blackwell": ("compute capability 10.0", None),
+}
+
+
+def special_hardware(catalog: list[NodeRecord], site: str) -> tuple[int, int]:
+    print(f"\n{'special-hardware fixture':26} {'needs':24} {'chosen node':36} {'image':22} result")
+    good = 0
+    for name, (need, check) in SPECIAL.items():
+        req = analyze(ROOT / "tests" / "fixtures" / "repos" / name).requirements
+        try:
+            node = rules_choice(req, catalog, preferred_site=site).hardware
+        except NoMatchError as exc:
+            ok = check is None
+            print(f"{name:26} {need:24} {'(refused)':36} {'':22} {'ok' if ok else 'WRONG'}: {str(exc)[:60]}")
+            good += ok
+            continue
+        image = rules_image(req, node, load_images(node.site))
+        ok = check is not None and bool(check(node, image))
+        good += ok
+        print(f"{name:26} {need:24} {node.node_type + '@' + node.site:36} {image.name:22} {'ok' if ok else 'WRONG'}")
+    print(f"\n{good}/{len(SPECIAL)} special-hardware fixtures on hardware that has it (or refused when none has)")
+    return good, len(SPECIAL)
 
 
 def scale_timing() -> None:
