@@ -6,10 +6,13 @@ The real `openstack` CLI talks to the twin; the repositories are the small fixtu
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import RunMain
+from helpers import Openstack, RunMain, ok
+
+from chameleon_twin.server import TwinServer
 
 pytestmark = pytest.mark.e2e
 REPOS = Path(__file__).parent / "fixtures" / "repos"
@@ -62,3 +65,22 @@ def test_a_gpu_generation_no_site_has_is_an_infeasible_request(cloud_env: dict[s
     assert error["message"].startswith(wanted) and "looked for 1x NVIDIA GPU" in error["message"]
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"Error: {wanted}") and "Traceback" not in err
+
+
+def test_a_busy_fpga_node_fails_over_to_the_other_board_and_says_which(
+        twin: TwinServer, cloud_env: dict[str, str], run_main: RunMain, openstack: Openstack) -> None:
+    code, out, err = run_main(str(REPOS / "hw_vitis"), "--plan-only", "--json")
+    assert code == 0, err
+    u280 = json.loads(out)["resource"]["resource_properties"][2]
+    end = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    lease = ok(openstack("reservation", "lease", "create", "--reservation",
+                         f'min=1,max=1,resource_type=physical:host,resource_properties=["==","$node_name","{u280}"]',
+                         "--end-date", end, "someone-else"))
+    try:
+        code, out, err = run_main(str(REPOS / "hw_vitis"), "--plan-only", "--json")
+        assert code == 0, err
+        res = json.loads(out)["resource"]
+        assert res["resource_properties"][2] != u280
+        assert res["hardware"]["fpga"] == "Xilinx Alveo U280 Golden Image"  # what is reserved is what is shown
+    finally:
+        ok(openstack("reservation", "lease", "delete", lease["id"], fmt=False))
