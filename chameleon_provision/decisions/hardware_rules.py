@@ -24,14 +24,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chameleon_provision.decisions.gpu_models import compute_capability, cuda_min_capability
+from chameleon_provision.decisions.gpu_models import compute_capability
+from chameleon_provision.decisions.special_hardware import (
+    arch as _arch,
+)
+from chameleon_provision.decisions.special_hardware import (
+    hardware_gap,
+    min_capability,
+    other_board,
+    special_needs,
+    special_problem,
+    uses_gpu,
+)
 from chameleon_provision.errors import NoMatchError
 from chameleon_provision.models import GpuNeed, NodeRecord, Requirements
 
 NODE_CLASSES = ("cpu", "gpu_small", "gpu_large", "multi-gpu")
 LEGACY_CC = 7.0  # older than Volta: dropped by current CUDA/PyTorch builds, ranked last
-__all__ = ["compute_capability"]  # re-exported: the table itself lives in gpu_models
-_FPGA_NAMES = {"xilinx": "a Xilinx", "intel": "an Intel (Altera)"}
+__all__ = ["compute_capability", "min_capability"]  # re-exported from gpu_models and special_hardware
 _SPECIAL = re.compile(r"^(storage|fpga|compute_nvdimm|compute_gigaio|compute_liqid)|_ib$")
 # Only keys that every Chameleon Blazar host carries, old and doni-enrolled alike: Blazar drops a host that
 # lacks a key named in the filter, and newer hosts have no gpu.*, architecture.* or uid at all.
@@ -64,61 +74,6 @@ def node_class(node: NodeRecord) -> str:
     return "gpu_large" if node.gpu_memory_gb >= 40 else "gpu_small"
 
 
-def fpga_vendor(board: str) -> str:
-    """xilinx | intel | "" for a board name such as "Xilinx Alveo U280" or "Altera Arria 10 GX 1150"."""
-    text = board.lower()
-    if "xilinx" in text or "alveo" in text or "amd" in text:
-        return "xilinx"
-    if "altera" in text or "intel" in text or "arria" in text or "stratix" in text or "agilex" in text:
-        return "intel"
-    return ""
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def _fpga_problem(req: Requirements, node: NodeRecord) -> str | None:
-    wanted = _FPGA_NAMES.get(req.fpga or "", "an")
-    if not node.fpga:
-        return f"no FPGA board, the workload needs {wanted} FPGA"
-    if req.fpga in ("xilinx", "intel") and fpga_vendor(node.fpga) != req.fpga:
-        return f"{node.fpga} board, the workload needs {wanted} FPGA"
-    return None
-
-
-def _other_board(req: Requirements, node: NodeRecord) -> bool:
-    """The board named by the repository (a Vitis platform default) is preferred, not required: the
-    kernels rebuild for another board of the same vendor by setting the platform."""
-    return bool(req.fpga_model and node.fpga and _squash(req.fpga_model) not in _squash(node.fpga))
-
-
-def _special_problem(req: Requirements, node: NodeRecord) -> str | None:
-    if (req.fpga or req.fpga_model) and (problem := _fpga_problem(req, node)):
-        return problem
-    if req.local_nvme and node.nvme_spare < req.local_nvme:
-        return f"{node.nvme_spare} spare NVMe device(s), the workload needs {req.local_nvme}"
-    if req.rdma and not node.infiniband:
-        return "no InfiniBand adapter, the workload needs RDMA"
-    if req.persistent_memory and not node.nvdimm:
-        return "no persistent memory (NVDIMM)"
-    return None
-
-
-def min_capability(req: Requirements) -> float | None:
-    """The GPU generation floor: the stated one, or the oldest GPU the pinned CUDA version still supports."""
-    floors = [cc for cc in (req.gpu.min_compute_capability, cuda_min_capability(req.cuda)) if cc]
-    return max(floors) if floors else None
-
-
-def _arch(value: str | None) -> str:
-    return "aarch64" if (value or "").lower() in ("aarch64", "arm64", "arm") else "x86_64"
-
-
-def _uses_gpu(need: GpuNeed) -> bool:
-    return need.required == "yes" or (need.required == "optional" and need.count > 0)
-
-
 def _vendor_ok(wanted: str, vendor: str) -> bool:
     if wanted in ("any", "none", ""):
         return vendor in ("nvidia", "amd")
@@ -146,7 +101,7 @@ def adequate(req: Requirements, node: NodeRecord) -> str | None:
     """None if the node can run the workload, else one line saying why not."""
     if node.arch != _arch(req.arch):
         return f"{node.arch} node, the workload needs {_arch(req.arch)}"
-    if special := _special_problem(req, node):
+    if special := special_problem(req, node):
         return special
     if req.cpu_cores and node.cpu_threads < req.cpu_cores:
         return f"{node.cpu_threads} CPU threads, the workload needs {req.cpu_cores}"
@@ -164,9 +119,9 @@ def adequate(req: Requirements, node: NodeRecord) -> str | None:
 def _score(req: Requirements, node: NodeRecord, hosts: int, preferred: bool) -> tuple[Any, ...]:
     special = 1 if (_SPECIAL.search(node.node_type) or node.infiniband) else 0
     # a board still on its factory golden image needs flashing first; fewer spare NVMe devices are the smaller node
-    extra = (_other_board(req, node), "golden" in node.fpga.lower(), node.nvme_spare if req.local_nvme else 0)
+    extra = (other_board(req, node), "golden" in node.fpga.lower(), node.nvme_spare if req.local_nvme else 0)
     site = (0 if preferred else 1, -hosts, node.site, node.node_type)
-    if _uses_gpu(req.gpu):
+    if uses_gpu(req.gpu):
         wanted = req.gpu.vendor
         vendor = 0 if wanted not in ("any", "none", "") else {"nvidia": 0, "amd": 1}.get(node.gpu_vendor, 2)
         cc = compute_capability(node.gpu_model)
@@ -203,38 +158,16 @@ def _describe(node: NodeRecord) -> str:
     return ", ".join([text, *[e for e in extras if e]])
 
 
-def _special_fields(req: Requirements) -> list[tuple[str, ...]]:
-    """The Requirements fields behind each entry of _special_need, in the same order."""
-    fields = [("fpga", "fpga_model")] if (req.fpga or req.fpga_model) else []
-    return fields + [(f,) for f in ("local_nvme", "rdma", "persistent_memory") if getattr(req, f)]
-
-
-def _special_need(req: Requirements) -> list[str]:
-    out = []
-    if req.fpga or req.fpga_model:
-        vendor = {"xilinx": "Xilinx", "intel": "Intel (Altera)"}.get(req.fpga or "", "")
-        board = " ".join(x for x in (vendor, "FPGA") if x)
-        board += f" ({req.fpga_model} preferred)" if req.fpga_model else ""
-        out.append(f"{'an' if board[0] in 'AEIOU' else 'a'} {board}")
-    if req.local_nvme:
-        out.append(f"{req.local_nvme}+ spare NVMe device(s)")
-    if req.rdma:
-        out.append("an InfiniBand adapter (RDMA)")
-    if req.persistent_memory:
-        out.append("persistent memory (NVDIMM)")
-    return out
-
-
 def describe_need(req: Requirements) -> str:
     gpu = req.gpu
-    if _uses_gpu(gpu):
+    if uses_gpu(gpu):
         vendor = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(gpu.vendor, "any-vendor")
         text = f"{max(1, gpu.count)}x {vendor} GPU" + (f" >= {gpu.min_memory_gb:g} GB" if gpu.min_memory_gb else "")
         cc = min_capability(req) if gpu.vendor in ("nvidia", "any") else None
         text += f", compute capability >= {cc:.1f}" if cc else ""
     else:
         text = "CPU" + (" (GPU optional)" if gpu.required == "optional" else "")
-    return ", ".join([text, *_special_need(req)]) + (f", {req.cpu_cores}+ threads" if req.cpu_cores else "") + (
+    return ", ".join([text, *special_needs(req)]) + (f", {req.cpu_cores}+ threads" if req.cpu_cores else "") + (
         f", {req.ram_gb}+ GB RAM" if req.ram_gb else "") + f", {_arch(req.arch)}"
 
 
@@ -257,7 +190,7 @@ def _rank(req: Requirements, nodes: Sequence[NodeRecord], preferred_site: str | 
         props = _properties(rep, variants[(site, node_type)])
         reason = (f"{node_type} at {site}: {_describe(rep)}; {len(fit)} host(s); "
                   f"smallest adequate for {describe_need(req)}")
-        if _other_board(req, rep):
+        if other_board(req, rep):
             reason += f"; the repository targets a {req.fpga_model}: rebuild its kernels for the {rep.fpga}"
         out.append(NodeCandidate(site, node_type, props, rep, len(fit),
                                  _score(req, rep, len(fit), site == preferred_site), reason + note,
@@ -275,7 +208,7 @@ def _relax(req: Requirements, nodes: Sequence[NodeRecord]) -> tuple[Requirements
     if req.ram_gb and ram and req.ram_gb > ram:
         return replace(req, ram_gb=ram), f"; no node has {req.ram_gb} GB RAM, using {ram} GB"
     need = req.gpu
-    if not _uses_gpu(need):
+    if not uses_gpu(need):
         return None
     usable = [n for n in nodes if n.arch == _arch(req.arch) and _vendor_ok(need.vendor, n.gpu_vendor)
               and n.gpu_count > 0]
@@ -306,7 +239,7 @@ def rank_candidates(req: Requirements, nodes: Sequence[NodeRecord], *,
         ranked = _rank(req, nodes, preferred_site, note)
         first = ranked if first is None else first
         # an optional GPU need whose GPU path fits nowhere is relaxed before settling for CPU nodes
-        if ranked and (not _uses_gpu(req.gpu) or any(c.hardware.gpu_count for c in ranked)):
+        if ranked and (not uses_gpu(req.gpu) or any(c.hardware.gpu_count for c in ranked)):
             return ranked
         relaxed = _relax(req, nodes)
         if relaxed is None:
@@ -314,29 +247,6 @@ def rank_candidates(req: Requirements, nodes: Sequence[NodeRecord], *,
         req, extra = relaxed
         note += extra
     return first or []
-
-
-def _sites(nodes: Sequence[NodeRecord]) -> str:
-    sites = sorted({n.site for n in nodes})
-    return " or ".join([", ".join(sites[:-1]), sites[-1]] if len(sites) > 1 else sites) or "any site"
-
-
-def hardware_gap(req: Requirements, nodes: Sequence[NodeRecord]) -> str | None:
-    """"no node with X at SITES" when one special need on its own is met by no node anywhere, else None."""
-    arch = _arch(req.arch)
-    same_arch = [n for n in nodes if n.arch == arch]
-    if not same_arch:
-        return f"no {arch} node at {_sites(nodes)}"
-    singles = [(label, Requirements(arch=req.arch, **{field: getattr(req, field) for field in fields}))
-               for label, fields in zip(_special_need(req), _special_fields(req), strict=True)]
-    for label, single in singles:
-        if not any(_special_problem(single, n) is None for n in same_arch):
-            return f"no {arch} node with {label} at {_sites(nodes)}"
-    cc = min_capability(req)
-    if _uses_gpu(req.gpu) and cc and req.gpu.vendor in ("nvidia", "any") and not any(
-            (n.gpu_compute_capability or 0) >= cc for n in same_arch if _special_problem(req, n) is None):
-        return f"no node with an NVIDIA GPU of compute capability >= {cc:.1f} at {_sites(nodes)}"
-    return None
 
 
 def no_match(req: Requirements, nodes: Sequence[NodeRecord]) -> NoMatchError:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from chameleon_provision.models import Evidence, GpuNeed, GpuRequired, GpuVendor, Requirements
-from chameleon_provision.repo_analyzer import hardware_signals
+from chameleon_provision.repo_analyzer import hardware_needs
 from chameleon_provision.repo_analyzer.explain import frameworks, reason
 from chameleon_provision.repo_analyzer.facts import Fact
 from chameleon_provision.repo_analyzer.signals import category_of
@@ -209,9 +209,9 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     # A lease has to cover the run the user means; a stated full run counts when the main one is silent.
     hours = fs.of("runtime_hours", scopes=("main",)) or fs.of("runtime_hours", scopes=("full",))
     evidence += [f for f in (cuda, rocm, os_fact, arch) if f is not None]
-    hardware, hardware_facts = hardware_signals.needs(fs.facts, category_of)
+    hardware, hardware_facts = hardware_needs.needs(fs.facts, category_of)
     evidence += hardware_facts
-    special = hardware_signals.describe(hardware, hardware_facts)
+    special = hardware_needs.describe(hardware, hardware_facts)
     arch_value = hardware.pop("arch", None) or (str(arch.value) if arch else "x86_64")
     if required == "no":
         evidence += fs.top("framework", "runtime", "info", n=3)
