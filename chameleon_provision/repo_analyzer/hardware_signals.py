@@ -34,8 +34,9 @@ _CODE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p), v
                    r"|\bfpga_selector(?:_v)?\b|\bINTELFPGAOCLSDKROOT\b", "intel"),
     ("arch.arm_simd", r"#\s*include\s*<(arm_neon|arm_sve)\.h>", "aarch64"),
     ("source.x86_simd", r"#\s*include\s*<(?:imm|xmm|emm|pmm|tmm|smm|nmm|x86|avx\w*)intrin\.h>", "x86_64"),
-    ("storage.spdk", r"#\s*include\s*[<\"]spdk/|-lspdk\b|\bspdk_nvme_\w+|\bSPDK_(?:DIR|ROOT)\b|github\.com/spdk/spdk"
-                     r"|spdk/scripts/setup\.sh|pkg_check_modules\([^)]*spdk", 1),
+    ("storage.spdk", r"#\s*include\s*[<\"]spdk/|-lspdk\w*|\bspdk_nvme_\w+", 1),
+    ("storage.spdk_build", r"\bSPDK_(?:DIR|ROOT)\b|github\.com/spdk/spdk|spdk/scripts/setup\.sh"
+                           r"|pkg_check_modules\([^)]*spdk", 1),
     ("storage.nvme_passthrough", r"/dev/ng\d+n\d+|\bnvme_uring_cmd\b|\bIORING_OP_URING_CMD\b|linux/nvme_ioctl\.h"
                                  r"|\bNVME_IOCTL_\w+|#\s*include\s*[<\"]libxnvme", 1),
     ("storage.raw_nvme", r"/dev/nvme\d+n\d+(?!p)", None),
