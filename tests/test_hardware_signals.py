@@ -119,3 +119,17 @@ def test_optional_build_branches_count_half(tmp_path: Path) -> None:
     found = {f.signal: f.confidence for f in analyze(tmp_path).facts if f.signal == "rdma.verbs"}
     assert found == {"rdma.verbs": 0.425}
     assert analyze(tmp_path).requirements.rdma is False
+
+
+def test_an_aarch64_only_prebuilt_download_is_arm_only_and_a_per_arch_one_is_not(tmp_path: Path) -> None:
+    arm = write(tmp_path / "arm", {"install.sh": "wget https://example.org/releases/download/v1/tool-linux-aarch64.tar.gz\n"})
+    assert analyze(arm).requirements.arch == "aarch64"
+    both = write(tmp_path / "both", {"install.sh": "wget https://example.org/v1/tool-linux-aarch64.tar.gz\n"
+                                                   "wget https://example.org/v1/tool-linux-x86_64.tar.gz\n"})
+    assert analyze(both).requirements.arch == "x86_64"
+
+
+def test_blackwell_or_newer_in_prose_is_a_10_0_floor(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements.txt": "torch==2.7.0\n",
+                     "README.md": "# k\n\nRequires an NVIDIA GPU, Blackwell or newer.\n"})
+    assert analyze(tmp_path).requirements.gpu.min_compute_capability == 10.0

@@ -40,7 +40,7 @@ def needs(facts: Sequence[Fact], category_of: Any) -> tuple[dict[str, Any], list
     for category, field in _FIELDS.items():
         found = by.get(category, [])
         if category == "arm_only" and by.get("x86_simd"):  # x86 intrinsics too: portable SIMD code
-            found = [f for f in found if f.signal == "ci.arm_only"]
+            found = [f for f in found if f.signal != "arch.arm_simd"]
         if not found or _score(found) < NEED or max(f.confidence * _SCOPE.get(f.scope, 0) for f in found) < FIRM:
             continue
         top = sorted(found, key=lambda f: -f.confidence)

@@ -30,7 +30,8 @@ _CODE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p), v
     ("fpga.xrt", r"#\s*include\s*[<\"](?:xrt/|experimental/xrt_|xcl2\.hpp|CL/cl_ext_xilinx\.h)|\bxrt::(?:device|kernel)"
                  r"|\bXILINX_XRT\b|\bpynq\.Overlay\b", "xilinx"),
     ("fpga.hls", r"#\s*pragma\s+HLS\b|\b(?:vivado_hls|vitis_hls)\b", "xilinx"),
-    ("fpga.intel", r"(?<![\w-])aoc\s+.*-board=|\.aocx\b|-fintelfpga\b|sycl/ext/intel/fpga_extensions\.hpp"
+    ("fpga.intel", r"(?<![\w-])aoc\s+.*-board=|\.aocx\b|-fintelfpga\b|-Xs(?:target|board)="
+                   r"|sycl/ext/intel/fpga_extensions\.hpp"
                    r"|\bfpga_selector(?:_v)?\b|\bINTELFPGAOCLSDKROOT\b", "intel"),
     ("arch.arm_simd", r"#\s*include\s*<(arm_neon|arm_sve)\.h>", "aarch64"),
     ("source.x86_simd", r"#\s*include\s*<(?:imm|xmm|emm|pmm|tmm|smm|nmm|x86|avx\w*)intrin\.h>", "x86_64"),
@@ -71,6 +72,11 @@ _FEATURE = re.compile(r"(?i)rdma|verbs|ibv|infiniband|pmem|spdk|xrt|fpga|nvme|ur
 _BUILD_IF = {"make": (re.compile(r"^\s*(ifeq|ifneq|ifdef|ifndef)\b"), re.compile(r"^\s*endif\b")),
              "cmake": (re.compile(r"(?i)^\s*if\s*\("), re.compile(r"(?i)^\s*endif\s*\("))}
 OPTIONAL = 0.5
+# Prebuilt downloads: an ARM build with no x86 one beside it in the same file is an ARM-only tool.
+_DOWNLOAD = re.compile(r"(?i)(?:https?://\S+|releases/download/\S+)")
+_ARM_BUILD = re.compile(r"(?i)[-_.](?:aarch64|arm64)[-_.]")
+_X86_BUILD = re.compile(r"(?i)[-_.](?:x86_64|amd64|x64)[-_.]"
+                        r"|\$\(?(?:arch|uname|dpkg\s+--print-architecture|TARGETARCH)")
 _CUDA_ARCH = re.compile(r"(?:-arch|--gpu-architecture|arch)\s*=\s*(?:sm|compute)_(\d)(\d)")
 _ARCH_LIST = re.compile(r"TORCH_CUDA_ARCH_LIST\W{0,8}([\d. ;+PTX]+)|CUDA_ARCHITECTURES\W{0,4}([\d; ]+)")
 _FPGA_BOARD = re.compile(r"xilinx_(u\d{2,3}[a-z]?|vck\d{3,4}|vhk\d{3})_", re.I)
@@ -199,6 +205,16 @@ def _parse_code(f: RepoFile, sink: FactSink) -> None:
         sink.add("storage.raw_nvme", len(devices), *first_device)
 
 
+def _arm_downloads(f: RepoFile, sink: FactSink) -> None:
+    """`wget .../tool-linux-aarch64.tar.gz` with no x86_64 (or per-architecture) download in the same file."""
+    if f.kind not in ("shell", "dockerfile", "postbuild") or ("arch64" not in f.text and "arm64" not in f.text):
+        return
+    arm = [(no, line) for no, line in code_lines(f.kind, f.text)
+           if (url := _DOWNLOAD.search(line)) and _ARM_BUILD.search(url.group(0))]
+    if arm and not any(_X86_BUILD.search(line) for _, line in code_lines(f.kind, f.text) if _DOWNLOAD.search(line)):
+        sink.add("arch.arm_binary", "aarch64", *arm[0])
+
+
 def _parse_ci(f: RepoFile, sink: FactSink) -> None:
     """A CI workflow whose every runner is ARM builds and tests for aarch64 only."""
     runners = [(no, line) for no, line in code_lines(f.kind, f.text)
@@ -243,3 +259,4 @@ def parse(f: RepoFile, sink: FactSink) -> None:
         _parse_prose(f, sink)
     elif f.kind in _CODE_KINDS:
         _parse_code(f, sink)
+        _arm_downloads(f, sink)

@@ -118,6 +118,7 @@ CATALOG: dict[str, Signal] = {
     "readme.fpga": Signal("fpga", 0.6, "prose names an FPGA (Alveo, Vitis, Arria)"),
     "arch.arm_simd": Signal("arm_only", 0.8, "NEON/SVE intrinsics included without an ARM guard"),
     "ci.arm_only": Signal("arm_only", 0.7, "a CI workflow whose every runner is ARM64"),
+    "arch.arm_binary": Signal("arm_only", 0.7, "a prebuilt aarch64 download with no x86_64 one beside it"),
     "source.x86_simd": Signal("x86_simd", 0.5, "x86 SIMD intrinsics (an x86 path beside any ARM code)"),
     "storage.spdk": Signal("nvme", 0.85, "SPDK: userspace NVMe drivers that take whole devices (headers, -lspdk)"),
     "storage.spdk_build": Signal("nvme", 0.75, "SPDK fetched or located by the build (SPDK_DIR, git clone spdk)"),
