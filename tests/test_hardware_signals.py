@@ -122,11 +122,14 @@ def test_optional_build_branches_count_half(tmp_path: Path) -> None:
 
 
 def test_an_aarch64_only_prebuilt_download_is_arm_only_and_a_per_arch_one_is_not(tmp_path: Path) -> None:
-    arm = write(tmp_path / "arm", {"install.sh": "wget https://example.org/releases/download/v1/tool-linux-aarch64.tar.gz\n"})
+    arm = write(tmp_path / "arm", {"install.sh": "wget https://github.com/o/t/releases/download/v1/t-linux-arm64.tgz\n"})
     assert analyze(arm).requirements.arch == "aarch64"
-    both = write(tmp_path / "both", {"install.sh": "wget https://example.org/v1/tool-linux-aarch64.tar.gz\n"
-                                                   "wget https://example.org/v1/tool-linux-x86_64.tar.gz\n"})
+    both = write(tmp_path / "both", {"install.sh": "wget https://github.com/o/t/releases/download/v1/t-linux-aarch64.tgz\n"
+                                                   "wget https://github.com/o/t/releases/download/v1/t-linux-x86_64.tgz\n"})
     assert analyze(both).requirements.arch == "x86_64"
+    emulator = write(tmp_path / "emulator", {"Dockerfile": "FROM ubuntu:24.04\nRUN wget https://github.com/o/t/releases/"
+                                                           "download/v1/arm-gnu-toolchain-aarch64-none-elf.tar.xz\n"})
+    assert analyze(emulator).requirements.arch == "x86_64"
 
 
 def test_blackwell_or_newer_in_prose_is_a_10_0_floor(tmp_path: Path) -> None:

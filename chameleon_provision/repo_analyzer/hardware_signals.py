@@ -72,9 +72,11 @@ _FEATURE = re.compile(r"(?i)rdma|verbs|ibv|infiniband|pmem|spdk|xrt|fpga|nvme|ur
 _BUILD_IF = {"make": (re.compile(r"^\s*(ifeq|ifneq|ifdef|ifndef)\b"), re.compile(r"^\s*endif\b")),
              "cmake": (re.compile(r"(?i)^\s*if\s*\("), re.compile(r"(?i)^\s*endif\s*\("))}
 OPTIONAL = 0.5
-# Prebuilt downloads: an ARM build with no x86 one beside it in the same file is an ARM-only tool.
-_DOWNLOAD = re.compile(r"(?i)(?:https?://\S+|releases/download/\S+)")
-_ARM_BUILD = re.compile(r"(?i)[-_.](?:aarch64|arm64)[-_.]")
+# Prebuilt release assets: an ARM build with no x86 one beside it in the same file is an ARM-only tool.
+# Root filesystems, kernels and cross toolchains for ARM emulators are fetched by x86 hosts: not counted.
+_DOWNLOAD = re.compile(r"(?i)\S*/releases/download/\S+")
+_ARM_BUILD = re.compile(r"(?i)^(?!.*(?:toolchain|gcc|linux-gnu|none-elf|cross|rootfs|ubuntu-base))"
+                        r".*[-_.](?:aarch64|arm64)[-_.]")
 _X86_BUILD = re.compile(r"(?i)[-_.](?:x86_64|amd64|x64)[-_.]"
                         r"|\$\(?(?:arch|uname|dpkg\s+--print-architecture|TARGETARCH)")
 _CUDA_ARCH = re.compile(r"(?:-arch|--gpu-architecture|arch)\s*=\s*(?:sm|compute)_(\d)(\d)")
