@@ -130,17 +130,26 @@ def cli() -> None:
 @click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
 @click.option("--new", "new_run", is_flag=True, help="Start another run even if one with this --name is live.")
 @click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
+@click.option("--setup/--no-setup", default=True, show_default=True,
+              help="Set the repository up on the node at first boot (clone, environment, GPU check).")
+@click.option("--setup-cmd", "setup_cmds", multiple=True, metavar="CMD",
+              help="A command to run last in the setup, in the repository and its environment (repeatable).")
+@click.option("--prefer-gpu", is_flag=True,
+              help="When the GPU is optional and the CPU is the documented main path, plan a GPU node anyway.")
 @common
 def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None, site: str | None,
        node_type: str | None, image: str | None, hours: float | None, max_hours: float | None,
        max_su: float | None, name: str | None,
-       public_key: Path | None, keep_on_failure: bool, new_run: bool, twin: bool, opts: Common) -> None:
+       public_key: Path | None, keep_on_failure: bool, new_run: bool, twin: bool, setup: bool,
+       setup_cmds: tuple[str, ...], prefer_gpu: bool, opts: Common) -> None:
     """Provision a node for REPO (https URL, git@host:path, or a local folder)."""
     from chameleon_provision.config import require_cloud_credentials
     from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.repo_analyzer import classify_source
+    from chameleon_provision.setup.build import SetupOptions
 
     classify_source(repo)  # bad input is named first, before credentials, git or the cloud
+    setup_options = SetupOptions(setup, setup_cmds)
     if name is not None:
         from chameleon_provision.pipeline.run import check_name
 
@@ -156,9 +165,10 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
         from chameleon_provision.pipeline.planner import Pins
         from chameleon_provision.pipeline.run import RunOptions, run
 
-        doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=Pins(node_type, image, hours),
-                                      name=name, keep_on_failure=keep_on_failure, confirm=confirm,
-                                      assume_yes=yes, new=new_run))
+        pins = Pins(node_type, image, hours, prefer_gpu)
+        doc = run(session, RunOptions(source=repo, plan_only=plan_only, pins=pins, name=name,
+                                      keep_on_failure=keep_on_failure, confirm=confirm,
+                                      assume_yes=yes, new=new_run, setup=setup_options))
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 

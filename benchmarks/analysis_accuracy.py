@@ -1,14 +1,17 @@
-"""Rules-only accuracy on the labelled corpus: is each plan within [node_class, full_scale_node_class]?
+"""Rules-only accuracy on the labelled corpus: does each plan honour what the repository needs?
 
-    python benchmarks/analysis_accuracy.py [--corpus PATH] [--site CHI@UC] [--catalog auto|twin|samples|hand]
+    python benchmarks/analysis_accuracy.py [--corpus PATH ...] [--site CHI@UC] [--catalog auto|twin|samples|hand]
 
-For every repository: the labelled range and vendor, the node the rules choose (type, site, class),
-whether the GPU vendor is right, the image, and the analysis time; then "N/M plans within range
-with the right GPU vendor". Then the special-hardware fixtures (tests/fixtures/repos/hw_*): FPGA,
-ARM64, NVMe, InfiniBand, NVDIMM and GPU-generation repositories must land on hardware that has it,
-and a need no site meets must be refused. No AI is involved. The node catalog comes from the digital twin's
-inventory when it exists, else from the reference-repository samples in ../shared, else from the
-hand-built catalog in tests/catalog.py.
+The corpus is ../shared/corpus/dev (when present, shown as dev/...) plus tests/corpus. For every
+repository: the labelled range and vendor, the node the rules choose (type, site, class), whether the
+class lies within [node_class, full_scale_node_class] with the right GPU vendor, the image and whether
+its architecture and stack (CUDA/ROCm/plain) fit the node, the stated GPU memory floor, the special
+hardware (FPGA, CPU architecture, local NVMe, RDMA, compute capability), and the analysis time. Every
+miss is then listed with the evidence the analysis used, and the last lines count what was right.
+Then the special-hardware fixtures (tests/fixtures/repos/hw_*): FPGA, ARM64, NVMe, InfiniBand, NVDIMM
+and GPU-generation repositories must land on hardware that has it, and a need no site meets must be
+refused. No AI is involved. The node catalog comes from the digital twin's inventory when it exists, else from
+the reference-repository samples in ../shared, else from the hand-built catalog in tests/catalog.py.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from catalog import images, judge  # noqa: E402
+from catalog import images  # noqa: E402
 from catalog import nodes as hand_nodes  # noqa: E402
+from corpus_eval import Verdict, corpus_repos, evaluate  # noqa: E402
 
 from chameleon_provision.decisions.hardware_rules import rules_choice  # noqa: E402
 from chameleon_provision.decisions.image_rules import rules_image  # noqa: E402
@@ -76,44 +81,42 @@ def load_images(site: str) -> list[ImageRecord]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "dev")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--corpus", type=Path, action="append",
+                        help="a folder of labelled repositories (repeatable); default: the dev set and tests/corpus")
     parser.add_argument("--site", default="CHI@UC", help="preferred site on ties")
     parser.add_argument("--catalog", choices=("auto", "twin", "samples", "hand"), default="auto")
     parser.add_argument("--no-scale", action="store_true", help="skip the 20k-file synthetic repository timing")
     args = parser.parse_args(argv)
-    repos = sorted(p for p in args.corpus.iterdir() if (p / "labels.json").is_file()) if args.corpus.is_dir() else []
+    shared = ROOT.parent / "shared"
+    folders = ([("", c) for c in args.corpus] if args.corpus
+               else [("dev/", shared / "corpus" / "dev"), ("", ROOT / "tests" / "corpus")])
+    repos = corpus_repos(folders)
     if not repos:
-        print(f"no labelled repositories under {args.corpus}", file=sys.stderr)
+        print(f"no labelled repositories under {', '.join(str(f) for _, f in folders)}", file=sys.stderr)
         return 2
-    catalog, source = load_catalog(args.catalog, args.corpus.parents[1])
+    catalog, source = load_catalog(args.catalog, shared)
     print(f"catalog: {source}, {len(catalog)} nodes; preferred site {args.site}; rules only\n")
-    header = f"{'repository':44} {'labelled range':22} {'vendor':7} {'chosen node':32} {'class':10} {'vendor':6} " \
-             f"{'image':22} {'time':>7}"
+    header = (f"{'repository':46} {'labelled range':22} {'vendor':7} {'chosen node':34} {'class':14} {'vendor':6} "
+              f"{'image':22} {'mem':4} {'special':7} {'time':>7}")
     print(header)
     print("-" * len(header))
-    good, total_time = 0, 0.0
-    for repo in repos:
-        labels = json.loads((repo / "labels.json").read_text())["labels"]
-        start = time.perf_counter()
-        analysis = analyze(repo / "files")
-        elapsed = time.perf_counter() - start
-        total_time += elapsed
-        choice = rules_choice(analysis.requirements, catalog, preferred_site=args.site)
-        node = choice.hardware
-        in_range, vendor_ok, cls = judge(labels, node, catalog)
-        image = rules_image(analysis.requirements, node, load_images(node.site))
-        good += in_range and vendor_ok
-        mark = "ok" if in_range else "OUT"
-        print(f"{repo.name[:44]:44} {labels['node_class'] + '..' + labels['full_scale_node_class']:22} "
-              f"{labels['gpu_vendor']:7} {node.node_type + '@' + node.site:32} {cls + ' ' + mark:10} "
-              f"{'yes' if vendor_ok else 'NO':6} {image.name:22} {elapsed * 1000:6.1f}ms")
-    print(f"\n{good}/{len(repos)} plans within [node_class, full_scale_node_class] with the right GPU vendor")
-    print(f"analysis time: {total_time * 1000:.1f} ms total, {total_time * 1000 / len(repos):.1f} ms per repository")
-    hardware_good, hardware_total = special_hardware(catalog, args.site)
+    image_cache: dict[str, list[ImageRecord]] = {}
+
+    def images_for(site: str) -> list[ImageRecord]:
+        return image_cache.setdefault(site, load_images(site))
+
+    verdicts = [evaluate(name, path, catalog, args.site, images_for) for name, path in repos]
+    for v in verdicts:
+        print(_row(v))
+    _print_misses(verdicts)
+    _print_heavier(verdicts)
+    total = sum(v.seconds for v in verdicts)
+    print(f"\nanalysis time: {total * 1000:.1f} ms total, {total * 1000 / len(verdicts):.1f} ms per repository")
+    fixtures_right = special_fixtures(catalog, args.site)
     if not args.no_scale:
         scale_timing()
-    return 0 if good == len(repos) and hardware_good == hardware_total else 1
+    return max(_summary(verdicts), 0 if fixtures_right else 1)
 
 
 # fixture -> (what it needs, the check the chosen node and image must pass; None = must be refused)
@@ -128,7 +131,7 @@ SPECIAL: dict[str, tuple[str, Any]] = {
 }
 
 
-def special_hardware(catalog: list[NodeRecord], site: str) -> tuple[int, int]:
+def special_fixtures(catalog: list[NodeRecord], site: str) -> bool:
     print(f"\n{'special-hardware fixture':26} {'needs':24} {'chosen node':36} {'image':22} result")
     good = 0
     for name, (need, check) in SPECIAL.items():
@@ -144,8 +147,67 @@ def special_hardware(catalog: list[NodeRecord], site: str) -> tuple[int, int]:
         ok = check is not None and bool(check(node, image))
         good += ok
         print(f"{name:26} {need:24} {node.node_type + '@' + node.site:36} {image.name:22} {'ok' if ok else 'WRONG'}")
-    print(f"\n{good}/{len(SPECIAL)} special-hardware fixtures on hardware that has it (or refused when none has)")
-    return good, len(SPECIAL)
+    print(f"{good}/{len(SPECIAL)} special-hardware fixtures on hardware that has it (or refused when none has)")
+    return good == len(SPECIAL)
+
+
+def _mark(ok: bool | None) -> str:
+    return "-" if ok is None else "ok" if ok else "NO"
+
+
+def _row(v: Verdict) -> str:
+    lab = v.labels
+    chosen = f"{v.node.node_type}@{v.node.site}" if v.node else "(none: infeasible)"
+    span = "infeasible" if lab.get("infeasible") else f"{lab['node_class']}..{lab['full_scale_node_class']}"
+    special = "-" if not v.special else _mark(not v.special_missed)
+    return (f"{v.name[:46]:46} {span:22} {lab['gpu_vendor']:7} {chosen[:34]:34} "
+            f"{v.cls + ' ' + ('ok' if v.class_ok else 'OUT'):14} {_mark(v.vendor_ok):6} {v.image[:22]:22} "
+            f"{_mark(v.memory_ok):4} {special:7} {v.seconds * 1000:6.1f}ms")
+
+
+def _print_misses(verdicts: list[Verdict]) -> None:
+    missed = [v for v in verdicts if v.problems()]
+    print(f"\nmisses: {len(missed)} repositories")
+    for v in missed:
+        print(f"\n* {v.name}: analysis says {v.need}")
+        for line in v.problems():
+            print(f"    {line}")
+        if v.reason:
+            print(f"    reason: {v.reason[:300]}")
+        for line in v.evidence[:10] or ["(no evidence)"]:
+            print(f"    evidence {line}")
+        if len(v.evidence) > 10:
+            print(f"    ... {len(v.evidence) - 10} more evidence lines")
+
+
+def _print_heavier(verdicts: list[Verdict]) -> None:
+    """Plans inside the labelled range but above its lower end: not misses, but more SUs than needed."""
+    from catalog import CLASS_ORDER
+
+    heavier = [v for v in verdicts if v.right and v.node and v.cls in CLASS_ORDER
+               and CLASS_ORDER.index(v.cls) > CLASS_ORDER.index(v.labels["node_class"])]
+    if heavier:
+        print(f"\nwithin range but above node_class: {len(heavier)} repositories")
+    for v in heavier:
+        print(f"  {v.name}: labelled {v.labels['node_class']} ({v.labels['gpu_required']} GPU), chose "
+              f"{v.cls}; analysis says {v.need}")
+
+
+def _summary(verdicts: list[Verdict]) -> int:
+    """The closing counts; exit 0 only when every repository is right on every count."""
+    right = sum(v.right for v in verdicts)
+    imaged = [v for v in verdicts if v.image_ok is not None]
+    floors = [v for v in verdicts if v.memory_ok is not None]
+    special = [v for v in verdicts if v.special]
+    counts = [(right, len(verdicts)), (sum(bool(v.image_ok) for v in imaged), len(imaged)),
+              (sum(bool(v.memory_ok) for v in floors), len(floors)),
+              (sum(not v.special_missed for v in special), len(special))]
+    print(f"\n{counts[0][0]}/{counts[0][1]} right on node class and vendor")
+    print(f"images matching arch and vendor: {counts[1][0]}/{counts[1][1]}")
+    print(f"memory floors honoured: {counts[2][0]}/{counts[2][1]}")
+    print(f"special hardware (FPGA, CPU arch, local NVMe, RDMA, compute capability) honoured: "
+          f"{counts[3][0]}/{counts[3][1]}")
+    return 0 if all(n == m for n, m in counts) else 1
 
 
 def scale_timing() -> None:

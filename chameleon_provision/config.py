@@ -91,6 +91,7 @@ class Settings:
     lease_timeout: float = 900.0
     server_timeout: float = 2400.0
     ssh_timeout: float = 600.0
+    setup_timeout: float = 3600.0
     poll_seconds: float = 10.0
     sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (shown value, source)
 
@@ -193,6 +194,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         lease_timeout=number("PROVISION_LEASE_TIMEOUT", None, 900.0),
         server_timeout=number("PROVISION_SERVER_TIMEOUT", None, 2400.0),
         ssh_timeout=number("PROVISION_SSH_TIMEOUT", None, 600.0, zero_ok=True),
+        setup_timeout=number("PROVISION_SETUP_TIMEOUT", None, 3600.0, zero_ok=True),
         poll_seconds=number("PROVISION_POLL_SECONDS", None, 10.0),
         sources=sources,
     )

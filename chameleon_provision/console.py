@@ -19,7 +19,7 @@ class Streams:
     def progress(self, message: str) -> None:
         """One progress line on stderr (suppressed by -q)."""
         if self.verbosity >= 0:
-            self.err.print(message, highlight=False)
+            self.err.print(message, highlight=False, markup=False)  # paths and cloud errors may hold [brackets]
 
 
 def setup_logging(verbosity: int, err: Console) -> None:

@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     CONFIRMATION_REQUIRED = 13
     STATE = 14
     ALLOCATION_EXCEEDED = 15
+    SETUP_FAILED = 16
     INTERRUPTED = 130
 
 
@@ -140,6 +141,12 @@ class AllocationExceeded(ProvisionError):
     """Chameleon refused the lease: the project's service units cannot cover it."""
 
     exit_code = ExitCode.ALLOCATION_EXCEEDED
+
+
+class SetupFailed(ProvisionError):
+    """The node is up but the repository's setup on it failed (the node and its lease are kept)."""
+
+    exit_code = ExitCode.SETUP_FAILED
 
 
 class ChecksFailed(ProvisionError):

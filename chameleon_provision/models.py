@@ -29,6 +29,8 @@ class GpuNeed:
     vendor: GpuVendor = "none"
     # e.g. 8.0 when flash-attn 2 is needed (Ampere or newer); None = any generation
     min_compute_capability: float | None = None
+    # GPU memory of the whole node (a model sharded over its GPUs, e.g. 314B parameters); None = no floor
+    min_total_memory_gb: float | None = None
 
 
 @dataclass(frozen=True)

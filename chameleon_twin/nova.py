@@ -154,12 +154,20 @@ class Nova:
     def _servers(self, req: Request, rest: list[str], base: str, user: str, project: str) -> Response:
         now = self.clock.now()
         links = self._base_links(base)
+        hidden = ("OS-EXT-SRV-ATTR:user_data",) if _microversion(req) < (2, 3) else ()  # shown from 2.3 on
+
+        def record(s: Server) -> dict:
+            doc = s.record(now, links, self.flavor, self.neutron)
+            for key in hidden:
+                doc.pop(key, None)
+            return doc
+
         mine = {s.id: s for s in self.servers.values() if s.project_id == project}
         if rest in ([], ["detail"]) and req.method == "GET":
             found = [s for s in mine.values() if listed(s, req, now)]
             found.sort(key=lambda s: (s.created, s.id), reverse=True)
             if rest:
-                return json_response(200, {"servers": [s.record(now, links, self.flavor, self.neutron) for s in found]})
+                return json_response(200, {"servers": [record(s) for s in found]})
             return json_response(200, {"servers": [{"id": s.id, "name": s.name, "links": links("servers", s.id)}
                                                    for s in found]})
         if rest == [] and req.method == "POST":
@@ -173,7 +181,7 @@ class Nova:
         if target is None:
             raise NovaError(404, f"Instance {rest[0]} could not be found.")
         if rest[1:] == [] and req.method == "GET":
-            return json_response(200, {"server": target.record(now, links, self.flavor, self.neutron)})
+            return json_response(200, {"server": record(target)})
         if rest[1:] == [] and req.method == "DELETE":
             self._delete(target, release=True)
             return no_content()

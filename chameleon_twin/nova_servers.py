@@ -7,6 +7,8 @@ creation when Blazar had no host. `nova.Nova` owns the servers and routes reques
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -52,6 +54,7 @@ class Server:
     metadata: dict = field(default_factory=dict)
     fault: dict | None = None
     forced_error_at: datetime | None = None
+    user_data: str | None = None  # base64 as sent; kept and shown, never run
 
     def force_error(self, now: datetime, message: str) -> None:
         self.forced_error_at = now
@@ -88,7 +91,8 @@ class Server:
             "OS-EXT-SRV-ATTR:hostname": re.sub(r"[^a-z0-9-]+", "-", self.name.lower()).strip("-") or "server",
             "OS-EXT-SRV-ATTR:reservation_id": self.reservation_ref, "OS-EXT-SRV-ATTR:launch_index": 0,
             "OS-EXT-SRV-ATTR:kernel_id": "", "OS-EXT-SRV-ATTR:ramdisk_id": "",
-            "OS-EXT-SRV-ATTR:root_device_name": "/dev/sda" if host else None, "OS-EXT-SRV-ATTR:user_data": None,
+            "OS-EXT-SRV-ATTR:root_device_name": "/dev/sda" if host else None,
+            "OS-EXT-SRV-ATTR:user_data": self.user_data,
             "OS-EXT-STS:task_state": {"BUILD": "spawning" if host else "scheduling"}.get(status),
             "OS-EXT-STS:vm_state": {"BUILD": "building", "ACTIVE": "active"}.get(status, "error"),
             "OS-EXT-STS:power_state": 1 if status == "ACTIVE" else 0,
@@ -126,6 +130,7 @@ class Launch:
     key_name: str | None
     reservation: Any  # the scheduler hint as sent; Blazar is asked with its str()
     metadata: Any  # as sent; build_server copies it into the server's own dict
+    user_data: str | None = None
 
 
 def parse_launch(body: Any, user: str, glance: Glance, neutron: Neutron, keypairs: Keypairs, flavor_id: str) -> Launch:
@@ -134,6 +139,7 @@ def parse_launch(body: Any, user: str, glance: Glance, neutron: Neutron, keypair
     if not isinstance(spec, dict) or not spec.get("name"):
         raise NovaError(400, "Invalid input for field/attribute server. Value: None. 'name' is a required "
                              "property")
+    user_data = _user_data(spec)
     image_id = spec.get("imageRef") or next(
         (b.get("uuid") for b in spec.get("block_device_mapping_v2") or [] if b.get("source_type") == "image"), "")
     if not image_id or glance.images.get(image_id) is None:
@@ -158,7 +164,31 @@ def parse_launch(body: Any, user: str, glance: Glance, neutron: Neutron, keypair
     if isinstance(reservation, list):
         reservation = reservation[0] if reservation else None
     return Launch(name=str(spec["name"]), image_id=image_id, network_ids=network_ids, key_name=key_name,
-                  reservation=reservation, metadata=spec.get("metadata"))
+                  reservation=reservation, metadata=spec.get("metadata"), user_data=user_data)
+
+
+# Nova's server-create schema: `user_data` is {"type": "string", "format": "base64", "maxLength": 65535}, and a
+# schema failure reads "Invalid input for field/attribute user_data. Value: <value>. <jsonschema's message>".
+USER_DATA_MAX = 65535
+
+
+def _user_data(spec: dict) -> str | None:
+    if "user_data" not in spec:
+        return None
+    value = spec["user_data"]
+
+    def invalid(message: str) -> NovaError:
+        return NovaError(400, f"Invalid input for field/attribute user_data. Value: {value}. {message}")
+
+    if not isinstance(value, str):
+        raise invalid(f"{value!r} is not of type 'string'")
+    try:
+        base64.decodebytes(value.encode())  # Nova's format check: as lenient as decodebytes, no stricter
+    except binascii.Error:
+        raise invalid(f"{value!r} is not a 'base64'") from None
+    if len(value) > USER_DATA_MAX:
+        raise invalid(f"{value!r} is too long")
+    return value
 
 
 def build_server(launch: Launch, *, user: str, project: str, now: datetime, host: str | None, clock: Clock,
@@ -171,7 +201,7 @@ def build_server(launch: Launch, *, user: str, project: str, now: datetime, host
         ready_at=now + clock.scaled(SERVER_BOOT_SECONDS) if host else None,
         fail_at=fail_at,
         instance_name=instance_name, site_uid=site_uid,
-        metadata=dict(launch.metadata or {}),
+        metadata=dict(launch.metadata or {}), user_data=launch.user_data,
         admin_pass="".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12)),
         reservation_ref="r-" + hashlib.sha1(secrets.token_bytes(8)).hexdigest()[:8])
     if fail_at is not None:

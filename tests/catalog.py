@@ -113,3 +113,77 @@ def judge(labels: dict, node: NodeRecord, catalog: list[NodeRecord]) -> tuple[bo
     else:
         vendor_ok = wanted == "any" or node.gpu_vendor == wanted
     return in_range, vendor_ok, cls
+
+
+# Special hardware a label can ask for (tests/corpus/README.md). NodeRecord fields for these are being added
+# (fpga, nvme_count, gpu_compute_capability); until a field exists, the need counts as not met.
+SPECIAL_FIELDS = ("fpga_vendor", "cpu_arch", "local_nvme", "rdma", "min_gpu_compute_capability")
+_FPGA_NAMES = {"xilinx": ("xilinx", "alveo"), "intel": ("intel", "altera", "arria", "stratix", "agilex")}
+
+
+def memory_verdict(labels: dict, node: NodeRecord | None) -> bool | None:
+    """Is the labelled GPU memory floor honoured? None when no floor applies to this plan.
+
+    The floor is per GPU, or the node's total for a multi-gpu label. A CPU plan is exempt when the label
+    allows a CPU node (the floor belongs to the GPU path); a missing plan honours it only when the label
+    says no node can meet it."""
+    floor = labels.get("min_gpu_memory_gb")
+    if not floor:
+        return None
+    if node is None:
+        return bool(labels.get("infeasible"))
+    if node.gpu_count <= 0 or node.gpu_vendor == "none":
+        return None if labels["node_class"] == "cpu" else False
+    have = node.gpu_memory_gb * (node.gpu_count if labels["node_class"] == "multi-gpu" else 1)
+    return have >= floor
+
+
+def special_needs(labels: dict) -> dict[str, object]:
+    """The special-hardware needs a label states (empty for labels without them)."""
+    return {k: labels[k] for k in SPECIAL_FIELDS if labels.get(k)}
+
+
+def _fpga_text(node: NodeRecord) -> str:
+    parts = [getattr(node, name, None) for name in ("fpga", "fpga_vendor", "fpga_model")]
+    return " ".join(str(p) for p in parts if p).lower()
+
+
+def special_misses(labels: dict, node: NodeRecord | None) -> list[str]:
+    """One line per labelled special need the node does not meet (empty when all are met)."""
+    needs = special_needs(labels)
+    if node is None:
+        return [] if labels.get("infeasible") else [f"{k}={v}: no node chosen" for k, v in needs.items()]
+    misses = []
+    if vendor := needs.get("fpga_vendor"):
+        text = _fpga_text(node)
+        if not any(name in text for name in _FPGA_NAMES.get(str(vendor), (str(vendor),))):
+            misses.append(f"needs a {vendor} FPGA, node has {text or 'none (or no fpga field)'}")
+    if (arch := needs.get("cpu_arch")) and node.arch != arch:
+        misses.append(f"needs {arch}, node is {node.arch}")
+    if needs.get("local_nvme") and not getattr(node, "nvme_count", 0):
+        misses.append(f"needs local NVMe, node has nvme_count={getattr(node, 'nvme_count', 'missing')}")
+    if needs.get("rdma") and not (node.infiniband or getattr(node, "rdma", False)):
+        misses.append("needs RDMA/InfiniBand, node has none")
+    if cc_floor := needs.get("min_gpu_compute_capability"):
+        cc = getattr(node, "gpu_compute_capability", None)
+        if not cc or float(cc) < float(str(cc_floor)):
+            misses.append(f"needs compute capability >= {cc_floor}, node's {node.gpu_model or 'GPU'} has "
+                          f"{cc if cc is not None else 'no gpu_compute_capability field'}")
+    return misses
+
+
+def image_problem(image: ImageRecord, node: NodeRecord) -> str | None:
+    """None if the image's architecture and accelerator stack match the node, read from the name and the
+    architecture property only (independently of the image rules): -ARM64 on aarch64, -CUDA on NVIDIA,
+    -ROCm on AMD, plain otherwise."""
+    name = image.name.lower()
+    arch = "aarch64" if ("arm64" in name or "aarch64" in name
+                         or image.architecture.lower() in ("aarch64", "arm64")) else "x86_64"
+    if arch != node.arch:
+        return f"{image.name} is {arch}, node is {node.arch}"
+    stack = "cuda" if "cuda" in name else "rocm" if "rocm" in name else "plain"
+    has_gpu = node.gpu_count > 0 and node.gpu_vendor != "none"
+    wanted = {"nvidia": "cuda", "amd": "rocm"}.get(node.gpu_vendor, "plain") if has_gpu else "plain"
+    if stack != wanted or "vgpu" in name:
+        return f"{image.name} is a {stack} image, node wants {wanted}"
+    return None

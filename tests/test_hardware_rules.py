@@ -191,6 +191,26 @@ def test_resource_properties_valid(props: object, site: str, problem: str | None
         assert result is not None and problem in result
 
 
+def test_total_gpu_memory_floor_picks_a_node_with_enough_in_total() -> None:
+    need = Requirements(gpu=GpuNeed("yes", 1, None, "nvidia", min_total_memory_gb=340))
+    c = rules_choice(need, CATALOG, preferred_site=UC)
+    assert c.hardware.gpu_count * c.hardware.gpu_memory_gb >= 340 and c.node_type == "gpu_h100"
+    assert "340 GB GPU memory in total" in c.reason
+
+
+def test_total_gpu_memory_floor_above_every_node_is_infeasible() -> None:
+    need = Requirements(gpu=GpuNeed("yes", 1, None, "nvidia", min_total_memory_gb=800))
+    with pytest.raises(NoMatchError, match=r"infeasible request: looked for 1x NVIDIA GPU, >= 800 GB GPU memory in "
+                                           r"total.*largest is gpu_h100"):
+        rules_choice(need, CATALOG, preferred_site=UC)
+
+
+def test_optional_gpu_path_beyond_every_node_is_infeasible_not_a_cpu_plan() -> None:
+    need = Requirements(gpu=GpuNeed("optional", 8, None, "nvidia", min_total_memory_gb=740))
+    with pytest.raises(NoMatchError, match="infeasible request"):
+        rules_choice(need, CATALOG, preferred_site=UC)
+
+
 # --- special hardware, against the twin's inventory (Chameleon's real node records) -----------------------
 
 def twin_nodes() -> list:

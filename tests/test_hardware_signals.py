@@ -136,3 +136,21 @@ def test_blackwell_or_newer_in_prose_is_a_10_0_floor(tmp_path: Path) -> None:
     write(tmp_path, {"requirements.txt": "torch==2.7.0\n",
                      "README.md": "# k\n\nRequires an NVIDIA GPU, Blackwell or newer.\n"})
     assert analyze(tmp_path).requirements.gpu.min_compute_capability == 10.0
+
+
+def test_prose_that_says_what_the_project_is_for(tmp_path: Path) -> None:
+    arm = write(tmp_path / "arm", {"README.md": "# k\n\nMicro-kernels tailored for Arm® CPUs. They use instructions "
+                                                "which prevent compilation for other architectures like x86.\n"})
+    assert analyze(arm).requirements.arch == "aarch64"
+    apple = write(tmp_path / "apple", {"README.md": "# m\n\nAn array framework designed for Arm CPUs of Apple silicon.\n"})
+    assert analyze(apple).requirements.arch == "x86_64"
+    alveo = write(tmp_path / "alveo", {"README.md": "# e\n\nExamples of the Vitis tools targeting Alveo Data Center "
+                                                    "platforms.\n"})
+    assert analyze(alveo).requirements.fpga == "xilinx"
+
+
+def test_rst_literal_blocks_are_read_as_commands(tmp_path: Path) -> None:
+    write(tmp_path, {"README.rst": "Host\n====\n\nThe host code::\n\n    auto k = xrt::kernel(device, uuid, \"vadd\");\n\n"
+                                   "Done.\n"})
+    facts = {f.signal: f.evidence.line for f in analyze(tmp_path).facts}
+    assert facts.get("fpga.xrt") == 6

@@ -49,6 +49,21 @@ def test_plan_only_gpu_repo_gets_24gb_nvidia_and_cuda_and_creates_nothing(
     assert live_resources(twin) == before  # --plan-only leaves the cloud exactly as it was
 
 
+def test_plan_only_optional_gpu_plans_cpu_and_prefer_gpu_turns_it_around(
+        tmp_path: Path, cloud_env: dict[str, str], run_main: RunMain) -> None:
+    (tmp_path / "requirements.txt").write_text("--extra-index-url https://download.pytorch.org/whl/cu121\ntorch\n")
+    (tmp_path / "README.md").write_text("# tool\n\nRun it on CPU:\n\n```\npython run.py --device cpu\n```\n")
+    code, out, err = run_main(str(tmp_path), "--plan-only", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["resource"]["hardware"]["gpu_count"] == 0
+    assert "--prefer-gpu" in doc["requirements"]["reason"] and "--prefer-gpu" in doc["resource"]["reason"]
+    code, out, err = run_main(str(tmp_path), "--plan-only", "--prefer-gpu", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["resource"]["hardware"]["gpu_count"] >= 1 and "CUDA" in doc["image"]["name"]
+
+
 def test_plan_only_cpu_repo_gets_cpu_node_and_plain_image(cloud_env: dict[str, str], run_main: RunMain) -> None:
     code, out, err = run_main(CPU_REPO, "--plan-only", "--json")
     assert code == 0, err

@@ -178,3 +178,42 @@ def test_status_document_keeps_raw_text_and_only_recorded_addresses() -> None:
     assert r["resources"] == [{"kind": "lease", "name": "prov-x", "id": "L1", "status": "created"},
                               {"kind": "floating_ip", "name": "prov-x", "id": "F1", "status": "created",
                                "address": "192.5.87.10"}]
+
+
+def test_setup_lines_say_what_the_node_gets_and_how_it_went() -> None:
+    from chameleon_provision.commands.render import setup_line, setup_outcome_line
+
+    assert setup_line({"enabled": False, "reason": "--no-setup"}) == "none (--no-setup)"
+    planned = {"enabled": True, "repo_dir": "/home/cc/demo", "steps": [{"name": "apt"}, {"name": "clone"}]}
+    assert setup_line(planned) == "/home/cc/demo at first boot: apt, clone"
+    failed = {"state": "failed", "step": "conda", "failed_step": "conda", "detail": "step conda failed",
+              "elapsed_s": 312}
+    assert setup_line({**planned, "outcome": failed}).endswith("; failed in step conda: step conda failed (312 s)")
+    assert setup_outcome_line({"state": "timeout", "step": "docker-build", "detail": "still running"}) == \
+        "timeout at step docker-build: still running"
+
+
+def test_analysis_with_markup_in_repository_text_prints_literally() -> None:
+    from chameleon_provision.commands.analyze import render_analysis
+
+    con, out = console()
+    doc = {"repo": {"source": "/tmp/[red]r"},
+           "requirements": {"gpu": {"required": "optional", "count": 0, "min_memory_gb": None, "vendor": "nvidia",
+                                    "min_total_memory_gb": None},
+                            "cpu_cores": None, "ram_gb": None, "arch": "x86_64", "os": None, "cuda": "[/b]",
+                            "frameworks": ["torch[/cuda]", "[bold]jax", "Flask"], "decided_by": "rules",
+                            "reason": "GPU optional [/x]",
+                            "evidence": [{"file": "requirements.txt", "line": 1, "text": "torch[/cuda]",
+                                          "signal": "pkg.framework"}]},
+           "scan": {"files_scanned": 1, "bytes_read": 12}}
+    render_analysis(con, doc)
+    text = out.getvalue()
+    assert "frameworks: torch[/cuda], [bold]jax, Flask" in text and "CUDA: [/b]" in text
+
+
+def test_progress_lines_print_repository_paths_literally() -> None:
+    from chameleon_provision.console import Streams
+
+    con, out = console()
+    Streams(out=con, err=con).progress("reading /tmp/[/cuda]repo @ [bold]x")
+    assert "reading /tmp/[/cuda]repo @ [bold]x" in out.getvalue()

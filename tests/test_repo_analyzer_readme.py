@@ -116,3 +116,12 @@ def test_makefile_with_cuda_as_one_target_of_many(tmp_path: Path) -> None:
 def test_hip_repo_title(tmp_path: Path) -> None:
     a = readme(tmp_path, "# HIP-Examples\n\nExamples for HIP. See the ROCm docs.\n")
     assert (a.requirements.gpu.required, a.requirements.gpu.vendor) == ("yes", "amd")
+
+
+def test_how_published_models_were_trained_and_multi_gpu_ddp_are_the_full_scale(tmp_path: Path) -> None:
+    a = readme(tmp_path, "# Det\n\nThe released models were trained on COCO using a 4xA100 instance.\n\n"
+                         "Train on a single GPU:\n\n```bash\npython train.py --device 0\n```\n\n"
+                         "Multi-GPU DDP training is faster.\n\n", **{"requirements.txt": "torch\n"})
+    scopes = {(f.value, f.scope) for f in a.facts if f.signal == "readme.gpu_count"}
+    assert (4, "full") in scopes and (1, "main") in scopes
+    assert a.requirements.gpu.count == 1

@@ -133,6 +133,9 @@ def test_unversioned_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> 
     run = store.run("old")
     assert (run.auth_url, run.project_id, run.region, run.name) == (
         "https://chi.uc.chameleoncloud.org:5000/v3", "p1", "CHI@UC", "prov-old")
+    assert run.setup is None  # migration 3: the node's setup as last seen
+    store.update_run("old", setup_json='{"state": "failed", "failed_step": "conda"}')
+    assert store.run("old").setup == {"state": "failed", "failed_step": "conda"}
 
 
 def test_fresh_database_reaches_latest_and_reopening_changes_nothing(tmp_path: Path) -> None:

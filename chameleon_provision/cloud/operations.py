@@ -228,10 +228,12 @@ class Cloud:
 
     # servers
     def server_create(self, *, name: str, image: str, key_name: str, network: str, reservation_id: str,
-                      flavor: str = "baremetal") -> Server:
+                      flavor: str = "baremetal", user_data: str | None = None) -> Server:
+        """`user_data`: a file the CLI reads and sends base64-encoded (cloud-init runs it at first boot)."""
+        extra = ("--user-data", user_data) if user_data else ()
         return self._create(
             lambda: _server(self.run("server", "create", "--flavor", flavor, "--image", image, "--key-name", key_name,
-                                     "--network", network, "--hint", f"reservation={reservation_id}", name)),
+                                     "--network", network, "--hint", f"reservation={reservation_id}", *extra, name)),
             lambda: next((s for s in self.servers() if s.name == name), None))
 
     def servers(self) -> list[Server]:

@@ -13,10 +13,10 @@ FLAVOR = "baremetal"
 
 
 def launch(cloud: Cloud, recorder: Recorder, *, name: str, site: str, image_id: str, key_name: str,
-           network: str, reservation_id: str) -> Server:
+           network: str, reservation_id: str, user_data: str | None = None) -> Server:
     with recorder.creating("server", name, site, {"reservation_id": reservation_id}) as confirm:
         server = cloud.server_create(name=name, image=image_id, key_name=key_name, network=network,
-                                     reservation_id=reservation_id, flavor=FLAVOR)
+                                     reservation_id=reservation_id, flavor=FLAVOR, user_data=user_data)
         confirm(server.id)
     return server
 

@@ -49,6 +49,7 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
                     "`provision destroy` stops the charge early")
     for note in doc.get("notes", []):
         row("note", note)
+    row("setup", setup_line(doc.get("setup") or {}))
     if doc["mode"] == "provision":
         row("lease id", str(lease.get("id")))
         row("server", f"{doc['server']['name']} ({doc['server']['id']}) {doc['server']['status']}")
@@ -117,6 +118,8 @@ def status_table(console: Console, views: list[RunView]) -> None:
         if view.cost:
             notes.append(f"{run.run_id}: {view.cost['su_so_far']:g} of {view.cost['su_total']:g} SU so far "
                          f"({view.cost['su_per_hour']:g} SU/h); `provision destroy` stops the charge")
+        if run.setup:
+            notes.append(f"{run.run_id}: setup {setup_outcome_line(run.setup)}")
         if live and _ends_within_an_hour(run.lease_end):
             notes.append(f"{run.run_id}: the lease ends within the hour")
     console.print(table)
@@ -124,6 +127,25 @@ def status_table(console: Console, views: list[RunView]) -> None:
         console.print(escape(line), highlight=False)
     if views and not any(v.checked for v in views) and any(v.drift == [] and v.cloud == {} for v in views):
         console.print("(from the local record; the cloud was not asked)", style="dim")
+
+
+def setup_line(setup: dict[str, Any]) -> str:
+    """The plan's setup in one line, and how it went when it was followed."""
+    if not setup.get("enabled"):
+        return f"none ({setup.get('reason', '')})"
+    steps = ", ".join(s["name"] for s in setup.get("steps", []))
+    line = f"{setup['repo_dir']} at first boot: {steps}"
+    if setup.get("outcome"):
+        line += f"; {setup_outcome_line(setup['outcome'])}"
+    return line
+
+
+def setup_outcome_line(seen: dict[str, Any]) -> str:
+    state = seen.get("state", "?")
+    where = f" in step {seen['failed_step']}" if seen.get("failed_step") else (
+        f" at step {seen['step']}" if seen.get("step") and state not in ("ok", "not followed") else "")
+    detail = f": {seen['detail']}" if seen.get("detail") else ""
+    return f"{state}{where}{detail}" + (f" ({seen['elapsed_s']:.0f} s)" if seen.get("elapsed_s") else "")
 
 
 def _ends_within_an_hour(lease_end: str | None) -> bool:
@@ -137,7 +159,7 @@ def status_document(views: list[RunView]) -> dict[str, Any]:
          "site": v.run.region or v.run.site, "status": v.run.status, "lease_end": v.run.lease_end,
          "time_left": time_left(v.run.lease_end), "ssh_command": v.run.ssh_command,
          "checked_with_cloud": v.checked, "cloud": v.cloud, "drift": v.drift, "next": v.next_step or None,
-         "cost": v.cost,
+         "cost": v.cost, "setup": v.run.setup,
          "resources": [{"kind": r.kind, "name": r.name, "id": r.cloud_id, "status": r.status,
                         **({"address": r.detail["address"]} if "address" in r.detail else {})}
                        for r in v.resources]}

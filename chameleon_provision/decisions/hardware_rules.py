@@ -90,6 +90,9 @@ def _gpu_problem(need: GpuNeed, node: NodeRecord) -> str | None:
         return f"{node.gpu_count} GPU(s), the workload needs {count}"
     if need.min_memory_gb and node.gpu_memory_gb < need.min_memory_gb:
         return f"{node.gpu_memory_gb} GB per GPU, the workload needs {need.min_memory_gb:g} GB"
+    if need.min_total_memory_gb and node.gpu_count * node.gpu_memory_gb < need.min_total_memory_gb:
+        return (f"{node.gpu_count * node.gpu_memory_gb} GB of GPU memory in total, the workload needs "
+                f"{need.min_total_memory_gb:g} GB")
     if need.min_compute_capability and node.gpu_vendor == "nvidia":
         cc = compute_capability(node.gpu_model)
         if cc is None or cc < need.min_compute_capability:
@@ -163,10 +166,12 @@ def describe_need(req: Requirements) -> str:
     if uses_gpu(gpu):
         vendor = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(gpu.vendor, "any-vendor")
         text = f"{max(1, gpu.count)}x {vendor} GPU" + (f" >= {gpu.min_memory_gb:g} GB" if gpu.min_memory_gb else "")
+        if gpu.min_total_memory_gb:
+            text += f", >= {gpu.min_total_memory_gb:g} GB GPU memory in total"
         cc = min_capability(req) if gpu.vendor in ("nvidia", "any") else None
         text += f", compute capability >= {cc:.1f}" if cc else ""
     else:
-        text = "CPU" + (" (GPU optional)" if gpu.required == "optional" else "")
+        text = "CPU" + (" (GPU optional; --prefer-gpu for a GPU node)" if gpu.required == "optional" else "")
     return ", ".join([text, *special_needs(req)]) + (f", {req.cpu_cores}+ threads" if req.cpu_cores else "") + (
         f", {req.ram_gb}+ GB RAM" if req.ram_gb else "") + f", {_arch(req.arch)}"
 
@@ -246,14 +251,28 @@ def rank_candidates(req: Requirements, nodes: Sequence[NodeRecord], *,
             break
         req, extra = relaxed
         note += extra
+    if req.gpu.min_total_memory_gb and uses_gpu(req.gpu):
+        return []  # a GPU path that needs more memory than any node has is infeasible, not a CPU plan
     return first or []
 
 
 def no_match(req: Requirements, nodes: Sequence[NodeRecord]) -> NoMatchError:
-    """The infeasible-request error: what was looked for, and why nodes failed."""
+    """Why nothing fits: the special hardware no site has, a GPU memory floor above every node, or what
+    most nodes lack. Each is an infeasible request that names what was looked for."""
     hint = "check the evidence with `provision analyze`, or pin --node-type"
     if gap := hardware_gap(req, nodes):
         return NoMatchError(f"{gap} (looked for {describe_need(req)})", hint=hint)
+    total = req.gpu.min_total_memory_gb
+    gpu_nodes = [n for n in nodes if n.gpu_count > 0 and n.arch == _arch(req.arch)
+                 and _vendor_ok(req.gpu.vendor, n.gpu_vendor)]
+    largest = max(gpu_nodes, key=lambda n: n.gpu_count * n.gpu_memory_gb, default=None)
+    if total and uses_gpu(req.gpu) and (largest is None or largest.gpu_count * largest.gpu_memory_gb < total):
+        biggest = (f"the largest is {largest.node_type} at {largest.site} with {largest.gpu_count}x "
+                   f"{largest.gpu_memory_gb} GB = {largest.gpu_count * largest.gpu_memory_gb} GB"
+                   if largest else "no node has a GPU")
+        return NoMatchError(f"infeasible request: looked for {describe_need(req)}, but no Chameleon node at any "
+                            f"site has {total:g} GB of GPU memory in total ({biggest})",
+                            hint="a smaller model, fewer parameters or lower precision (8-bit, 4-bit) would fit")
     reasons = Counter(r for n in nodes if (r := adequate(req, n)))
     common = f"; most nodes: {reasons.most_common(1)[0][0]}" if reasons else "; the catalog is empty"
     return NoMatchError(f"no Chameleon node meets the need ({describe_need(req)}){common}", hint=hint)

@@ -199,7 +199,9 @@ def requirements_from_answer(answer: RequirementsAnswer, analysis: Analysis) -> 
         gpu=GpuNeed(required=required, count=count if required != "no" else 0, min_memory_gb=memory,
                     vendor=vendor_value,
                     min_compute_capability=(gpu.min_compute_capability or rules.gpu.min_compute_capability)
-                    if vendor_value in ("nvidia", "any") else None),
+                    if vendor_value in ("nvidia", "any") else None,
+                    # the model-scale floor is arithmetic on the README's numbers: an answer cannot plan below it
+                    min_total_memory_gb=rules.gpu.min_total_memory_gb if required != "no" and count else None),
         cpu_cores=cores,
         ram_gb=ram,
         arch=answer.arch,
@@ -218,6 +220,16 @@ def requirements_from_answer(answer: RequirementsAnswer, analysis: Analysis) -> 
         decided_by="ai",
         reason=" ".join(answer.reason.split())[:300],
     )
+
+
+def prefer_gpu(req: Requirements) -> Requirements:
+    """--prefer-gpu: an optional GPU whose main path is the CPU becomes one GPU; other needs are unchanged."""
+    gpu = req.gpu
+    if gpu.required != "optional" or gpu.count > 0:
+        return req
+    vendor = gpu.vendor if gpu.vendor not in ("none", "") else "any"
+    return replace(req, gpu=replace(gpu, count=1, vendor=vendor),
+                   reason=f"{req.reason}; --prefer-gpu: planning the GPU path")
 
 
 def decide_requirements(ai: AIClient, analysis: Analysis) -> Requirements:

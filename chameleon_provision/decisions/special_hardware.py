@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from chameleon_provision.decisions.gpu_models import cuda_min_capability
+from chameleon_provision.decisions.gpu_models import compute_capability, cuda_min_capability
 from chameleon_provision.models import GpuNeed, NodeRecord, Requirements
 
 _FPGA_NAMES = {"xilinx": "a Xilinx", "intel": "an Intel (Altera)"}
@@ -63,6 +63,13 @@ def special_problem(req: Requirements, node: NodeRecord) -> str | None:
     return None
 
 
+def node_capability(node: NodeRecord) -> float:
+    """The node's NVIDIA compute capability (0 without one); records built by hand may lack the field."""
+    if node.gpu_vendor != "nvidia" or not node.gpu_count:
+        return 0.0
+    return node.gpu_compute_capability or compute_capability(node.gpu_model) or 0.0
+
+
 def min_capability(req: Requirements) -> float | None:
     """The GPU generation floor: the stated one, or the oldest GPU the pinned CUDA version still supports."""
     floors = [cc for cc in (req.gpu.min_compute_capability, cuda_min_capability(req.cuda)) if cc]
@@ -109,6 +116,6 @@ def hardware_gap(req: Requirements, nodes: Sequence[NodeRecord]) -> str | None:
             return f"no {wanted} node with {label} at {sites_text(nodes)}"
     cc = min_capability(req)
     if uses_gpu(req.gpu) and cc and req.gpu.vendor in ("nvidia", "any") and not any(
-            (n.gpu_compute_capability or 0) >= cc for n in same_arch if special_problem(req, n) is None):
+            node_capability(n) >= cc for n in same_arch if special_problem(req, n) is None):
         return f"no node with an NVIDIA GPU of compute capability >= {cc:.1f} at {sites_text(nodes)}"
     return None

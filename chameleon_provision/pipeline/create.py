@@ -20,6 +20,7 @@ from chameleon_provision.models import LeaseWindow
 from chameleon_provision.pipeline.plan import Outcome
 from chameleon_provision.pipeline.session import Session
 from chameleon_provision.pipeline.teardown import remove
+from chameleon_provision.setup.build import user_data_file
 from chameleon_provision.state.recorder import Recorder
 from chameleon_provision.state.store import ResourceRecord
 
@@ -36,6 +37,7 @@ class CreateSpec:
     lease: LeaseWindow
     reserve_address: bool
     key: KeyDecision
+    user_data: str | None = None  # the setup script cloud-init runs at first boot (None: --no-setup)
 
 
 def create(session: Session, spec: CreateSpec, outcome: Outcome) -> None:
@@ -61,6 +63,7 @@ def create(session: Session, spec: CreateSpec, outcome: Outcome) -> None:
     if not server.has_address(fip.address):
         network_manager.attach_address(cloud, server.id, fip)
     outcome.floating_ip = fip.address
+    outcome.identity = str(key.private_path) if key.private_path else None
     identity = f"-i {key.private_path} " if key.private_path else ""
     outcome.ssh_command = f"ssh {identity}cc@{fip.address}"
     outcome.ssh_reachable = network_manager.wait_for_ssh(fip.address, settings.ssh_timeout, progress)
@@ -105,9 +108,10 @@ def _server(session: Session, cloud: Cloud, recorder: Recorder, spec: CreateSpec
             server = found
     for attempt in (1, 2):
         if server is None:
-            server = server_launcher.launch(cloud, recorder, name=spec.name, site=spec.site, image_id=spec.image_id,
-                                            key_name=key_name, network=settings.network,
-                                            reservation_id=lease.host_reservation_id or "")
+            with user_data_file(spec.user_data) as user_data:
+                server = server_launcher.launch(cloud, recorder, name=spec.name, site=spec.site,
+                                                image_id=spec.image_id, key_name=key_name, network=settings.network,
+                                                reservation_id=lease.host_reservation_id or "", user_data=user_data)
         try:
             return server_launcher.wait_active(cloud, server, timeout=settings.server_timeout,
                                                poll=settings.poll_seconds, progress=progress)

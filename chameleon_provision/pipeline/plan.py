@@ -8,6 +8,7 @@ from typing import Any
 from chameleon_provision.cloud.key_manager import KeyDecision
 from chameleon_provision.cloud.network_manager import AddressPlan
 from chameleon_provision.models import ImageChoice, LeaseWindow, NodeChoice, Requirements
+from chameleon_provision.setup.build import SetupScript
 
 SCHEMA_VERSION = 1
 
@@ -47,6 +48,8 @@ class Plan:
     address: AddressPlan
     cost: Cost
     notes: tuple[str, ...] = ()
+    setup: SetupScript | None = None
+    setup_reason: str = "not asked for"  # why there is no setup script (--no-setup, nothing to clone)
 
 
 @dataclass
@@ -60,12 +63,15 @@ class Outcome:
     ssh_command: str | None = None
     ssh_reachable: bool | None = None
     keypair: str | None = None
+    identity: str | None = None  # the private key file, when the tool made or was given one
+    setup: dict[str, Any] | None = None  # setup.follow.SetupOutcome as a dict
 
 
 def requirements_doc(req: Requirements) -> dict[str, Any]:
     return {
         "gpu": {"required": req.gpu.required, "count": req.gpu.count, "min_memory_gb": req.gpu.min_memory_gb,
-                "vendor": req.gpu.vendor, "min_compute_capability": req.gpu.min_compute_capability},
+                "min_total_memory_gb": req.gpu.min_total_memory_gb, "vendor": req.gpu.vendor,
+                "min_compute_capability": req.gpu.min_compute_capability},
         "fpga": req.fpga, "fpga_model": req.fpga_model, "local_nvme": req.local_nvme, "rdma": req.rdma,
         "persistent_memory": req.persistent_memory,
         "cpu_cores": req.cpu_cores, "ram_gb": req.ram_gb, "arch": req.arch, "os": req.os, "cuda": req.cuda,
@@ -103,6 +109,7 @@ def document(plan: Plan, mode: str, stats: dict[str, Any], outcome: Outcome | No
         "floating_ip_plan": {"action": plan.address.action, "address": plan.address.address},
         "cost": plan.cost.as_dict(),
         "notes": list(plan.notes),
+        "setup": plan.setup.as_dict() if plan.setup else {"enabled": False, "reason": plan.setup_reason},
     }
     if outcome is not None:
         doc["lease"]["id"] = outcome.lease_id
@@ -111,5 +118,6 @@ def document(plan: Plan, mode: str, stats: dict[str, Any], outcome: Outcome | No
         doc["floating_ip"] = outcome.floating_ip
         doc["ssh_command"] = outcome.ssh_command
         doc["ssh_reachable"] = outcome.ssh_reachable
+        doc["setup"]["outcome"] = outcome.setup
     doc["stats"] = stats
     return doc

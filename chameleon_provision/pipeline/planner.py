@@ -15,7 +15,7 @@ from chameleon_provision.decisions.hardware_rules import NodeCandidate, rank_can
 from chameleon_provision.decisions.image_selector import choose_image
 from chameleon_provision.decisions.lease import BLAZAR_MINUTE, decide_lease
 from chameleon_provision.decisions.node_selector import choose_node, pinned_candidates, to_choice
-from chameleon_provision.decisions.requirements import decide_requirements
+from chameleon_provision.decisions.requirements import decide_requirements, prefer_gpu
 from chameleon_provision.errors import NoCapacityError, NoMatchError
 from chameleon_provision.models import ImageRecord, LeaseWindow
 from chameleon_provision.pipeline.plan import Cost, Plan, RepoInfo, requirements_doc
@@ -29,6 +29,7 @@ class Pins:
     node_type: str | None = None
     image: str | None = None
     hours: float | None = None
+    prefer_gpu: bool = False  # an optional GPU with the CPU as main path: plan the GPU path anyway
 
 
 def _window_dates(lease: LeaseWindow) -> tuple[datetime, datetime]:
@@ -44,6 +45,8 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
     progress = session.streams.progress
     decided = {} if decided is None else decided
     req = decide_requirements(session.ai, analysis)
+    if pins.prefer_gpu:
+        req = prefer_gpu(req)
     decided["requirements"] = requirements_doc(req)
     progress(f"requirements: GPU {req.gpu.required} ({req.gpu.vendor}, {req.gpu.count}x "
              f"{req.gpu.min_memory_gb or '?'} GB), decided by {req.decided_by}")

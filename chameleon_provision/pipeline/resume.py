@@ -17,6 +17,7 @@ from chameleon_provision.decisions.lease import BLAZAR_MINUTE, lease_window
 from chameleon_provision.errors import ConfirmationRequired, ProvisionError, StateError
 from chameleon_provision.models import LeaseWindow
 from chameleon_provision.pipeline.create import CreateSpec, create
+from chameleon_provision.pipeline.node_setup import check_setup, follow_setup
 from chameleon_provision.pipeline.plan import Outcome
 from chameleon_provision.pipeline.session import Session
 from chameleon_provision.pipeline.teardown import cleanup_on_failure
@@ -58,7 +59,8 @@ def resume(session: Session, run_id: str, *, keep_on_failure: bool = False,
                       resource_properties=tuple(doc["resource"]["resource_properties"]), image_id=doc["image"]["id"],
                       lease=_window(doc["lease"], settings.max_hours),
                       reserve_address=doc.get("floating_ip_plan", {}).get("action") == "reserve",
-                      key=decide_key(session.cloud(site), settings.public_key, settings.state_dir / "keys"))
+                      key=decide_key(session.cloud(site), settings.public_key, settings.state_dir / "keys"),
+                      user_data=(doc.get("setup") or {}).get("script"))
     outcome = Outcome()
     report: dict[str, Any] = {"run_id": run_id, "decisions": doc}
     store.update_run(run_id, status="started")
@@ -69,11 +71,17 @@ def resume(session: Session, run_id: str, *, keep_on_failure: bool = False,
         exc.details = {**report, **exc.details}
         raise
     store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command, lease_end=spec.lease.end)
-    return {**doc, "mode": "provision", "resumed": True,
+    if spec.user_data is not None:
+        follow_setup(session, run_id, outcome)
+    result = {**doc, "mode": "provision", "resumed": True,
             "lease": {**doc["lease"], "end": spec.lease.end, "id": outcome.lease_id},
             "reservation_id": outcome.reservation_id, "server": outcome.server or None,
             "floating_ip": outcome.floating_ip, "ssh_command": outcome.ssh_command,
             "ssh_reachable": outcome.ssh_reachable, "stats": session.stats()}
+    if spec.user_data is not None:
+        result["setup"] = {**doc["setup"], "outcome": outcome.setup}
+        check_setup(result)
+    return result
 
 
 def _window(recorded: dict[str, Any], max_hours: float) -> LeaseWindow:

@@ -15,12 +15,14 @@ from typing import Any
 
 from chameleon_provision.errors import ConfirmationRequired, InputError, ProvisionError
 from chameleon_provision.pipeline.create import CreateSpec, create
+from chameleon_provision.pipeline.node_setup import check_setup, follow_setup, with_setup
 from chameleon_provision.pipeline.plan import Outcome, Plan, RepoInfo, document
 from chameleon_provision.pipeline.planner import Pins, make_plan
 from chameleon_provision.pipeline.resume import live_run_named, resume
 from chameleon_provision.pipeline.session import Session, new_run_id
 from chameleon_provision.pipeline.teardown import cleanup_on_failure
 from chameleon_provision.repo_analyzer import analyze, open_repository
+from chameleon_provision.setup.build import SetupOptions, clone_url
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class RunOptions:
     confirm: Callable[[str], bool] | None = None  # None: no terminal and no --yes
     assume_yes: bool = False  # --yes: approves up to the SU ceiling, not beyond
     new: bool = False  # --new: another run even when a live run has this --name
+    setup: SetupOptions = field(default_factory=SetupOptions)  # --setup/--no-setup, --setup-cmd
 
 
 # Nova and Blazar names the tool creates: no leading '-' (never an option to the CLI), nothing a shell or
@@ -93,7 +96,9 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
         progress(f"reading {checkout.source}" + (f" @ {checkout.commit[:10]}" if checkout.commit else ""))
         analysis = analyze(checkout.path)
         repo = RepoInfo(checkout.source, checkout.commit, _repo_name(checkout.source, checkout.path.name))
+        url = clone_url(checkout.source, checkout.path, checkout.is_remote) if options.setup.enabled else None
     plan = make_plan(session, run_id, repo, analysis, options.pins, decided=report["decisions"])
+    plan = with_setup(plan, analysis, url, options.setup)
     report["decisions"] = {k: v for k, v in document(plan, "plan", {}).items() if k not in ("stats", "run_id")}
     if options.plan_only:
         return document(plan, "plan", session.stats())
@@ -119,11 +124,15 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     outcome = Outcome()
     spec = CreateSpec(run_id=run_id, site=site, name=name, resource_properties=tuple(plan.node.resource_properties),
                       image_id=plan.image.image.id, lease=plan.lease, reserve_address=plan.address.action == "reserve",
-                      key=plan.key)
+                      key=plan.key, user_data=plan.setup.script if plan.setup else None)
     with cleanup_on_failure(session, run_id, options.keep_on_failure, report):
         create(session, spec, outcome)
     session.store.update_run(run_id, status="ready", ssh_command=outcome.ssh_command)
-    return document(plan, "provision", session.stats(), outcome)
+    if plan.setup is not None:
+        follow_setup(session, run_id, outcome)
+    doc = document(plan, "provision", session.stats(), outcome)
+    check_setup(doc)
+    return doc
 
 
 def cost_drivers(plan: Plan) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from chameleon_provision.repo_analyzer import (
     parsers_python,
     readme,
 )
+from chameleon_provision.repo_analyzer.comments import strip_comments
 from chameleon_provision.repo_analyzer.facts import Fact, FactSink, path_scope
 from chameleon_provision.repo_analyzer.rules import decide
 from chameleon_provision.repo_analyzer.scanner import RepoFile, Scan, scan
@@ -50,6 +51,17 @@ INTRO_LINES, INTRO_BYTES = 25, 1500  # the root README's opening, quoted first
 # A folder named for a GPU backend among more CPU ports (miniFE's cuda/ beside ref/, openmp/, mkl/, tbb/)
 # holds one port of several: its GPU build is possible, not required, so its GPU facts become optional.
 # Where GPU ports are the majority (mixbench-cuda, -hip, -opencl, -sycl beside -cpu) they stay as read.
+# Lock files list every transitive package (nvidia-cublas-cu12 under torch): they pin what a manifest chose.
+_LOCK_FILE = re.compile(r"(^|/)((.*\.)?conda-lock\.ya?ml|poetry\.lock|uv\.lock|Pipfile\.lock|package-lock\.json)$",
+                        re.I)
+LOCK_FACTOR = 0.3
+# Sibling folders that each carry their own manifest are independent sub-projects (a monorepo of modules):
+# one module's pins describe that module, not the repository's main workload.
+_MANIFEST_KINDS = frozenset({"requirements", "conda", "conda_lock", "pyproject", "setup_py", "setup_cfg", "pipfile",
+                             "package_json"})
+MIN_MODULES, MODULE_FACTOR = 3, 0.5
+_OPTIONAL_WORD = re.compile(r"(?i)\boptional(?:ly)?\b|\bnot\s+(?:required|needed|necessary)\b")
+_FOLDER_REF = re.compile(r"(?<![\w/.-])(?:\./)?([\w.-]+)/")
 _GPU_DIR = re.compile(r"^(cuda\d*|gpus?|hip|rocm|opencl|ocl|sycl|openacc|.+[-_](cuda|gpu|hip|rocm|opencl|sycl))$", re.I)
 
 
@@ -113,9 +125,39 @@ def _windows(lines: list[int], total: int) -> list[tuple[int, int]]:
     return merged[:8]
 
 
-def _factor(f: RepoFile, dockerfiles: int) -> float:
+def _modules(files: list[RepoFile]) -> set[str]:
+    """Folders (as 'parent/name/') that are one of at least MIN_MODULES sibling sub-projects with manifests."""
+    by_parent: dict[str, set[str]] = {}
+    for f in files:
+        if f.kind in _MANIFEST_KINDS and "/" in f.rel:
+            folder = f.rel.rsplit("/", 1)[0]
+            parent = folder.rsplit("/", 1)[0] if "/" in folder else ""
+            by_parent.setdefault(parent, set()).add(folder)
+    return {folder + "/" for folders in by_parent.values() if len(folders) >= MIN_MODULES for folder in folders}
+
+
+def _side_folders(files: list[RepoFile]) -> tuple[str, ...]:
+    """Top-level folders the root README calls optional ("an optional Docker setup is in setup/")."""
+    readme = next((f for f in files if f.kind == "readme" and "/" not in f.rel), None)
+    if readme is None:
+        return ()
+    folders = {f.rel.split("/", 1)[0] for f in files if "/" in f.rel}
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", readme.text):
+        if _OPTIONAL_WORD.search(sentence):
+            # "optional extras in requirements/" makes a file optional, not the folder of dependency lists
+            found += [m.group(1) + "/" for m in _FOLDER_REF.finditer(sentence)
+                      if m.group(1) in folders and m.group(1).lower() not in ("requirements", "src", "lib")]
+    return tuple(dict.fromkeys(found))
+
+
+def _factor(f: RepoFile, dockerfiles: int, modules: Collection[str] = ()) -> float:
     """Confidence multiplier for where a file sits: nested READMEs and docs say less than the root one."""
     factor = 0.7 if f.shadowed else 1.0
+    if _LOCK_FILE.search(f.rel):
+        factor *= LOCK_FACTOR
+    if any(f.rel.startswith(m) for m in modules):
+        factor *= MODULE_FACTOR
     name = f.rel.rsplit("/", 1)[-1].lower()
     if f.kind == "dockerfile" and dockerfiles > 1 and re.search(r"gpu|cuda|rocm", name):
         factor *= 0.6  # Dockerfile.gpu next to a plain Dockerfile: a GPU variant, not the default build
@@ -142,12 +184,14 @@ def analyze(path: Path) -> Analysis:
     facts: list[Fact] = []
     extra: dict[str, FactSink] = {}
     dockerfiles = sum(1 for f in result.files if f.kind == "dockerfile")
+    modules, side = _modules(result.files), _side_folders(result.files)
     for f in result.files:
-        sink = FactSink(f.rel, factor=_factor(f, dockerfiles), scope=path_scope(f.rel))
+        sink = FactSink(f.rel, factor=_factor(f, dockerfiles, modules), scope=path_scope(f.rel, side))
+        live = replace(f, text=strip_comments(f.text, f.kind, f.rel.rsplit("/", 1)[-1]))
         try:
-            PARSERS[f.kind](f, sink)
+            PARSERS[f.kind](live, sink)
             if f.kind not in hardware_signals.OWN_KINDS:
-                hardware_signals.parse(f, sink)
+                hardware_signals.parse(live, sink)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
             # one malformed file must not stop the analysis; what it yielded so far is kept
             log.warning("could not fully parse %s (%s): %s", f.rel, f.kind, exc)

@@ -19,7 +19,7 @@ def frameworks(facts: Sequence[Fact]) -> tuple[str, ...]:
     names: list[str] = []
     for f in facts:
         if f.signal in ("pkg.framework", "pkg.dl_library", "pkg.language", "pkg.mpi", "build.mpi", "build.openmp",
-                        "pkg.stack", "readme.mpi"):
+                        "pkg.stack", "pkg.web", "readme.mpi"):
             names.append(str(f.value))
         elif f.signal in ("runtime.python", "runtime.r", "runtime.julia"):
             names.append(f"{_RUNTIME_NAMES[f.signal]} {f.value}")
@@ -34,12 +34,15 @@ def reason(gpu: GpuNeed, evidence: list[Fact], cuda: Fact | None, frameworks: tu
     lead = next((f for f in evidence if category_of(f.signal) in ("gpu_hard", "gpu_soft", "gpu_count")), None)
     cpu = next((f for f in evidence if category_of(f.signal) == "cpu_ok"), None)
     vendor = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel", "any": "any-vendor"}.get(gpu.vendor, "")
-    size = f"{gpu.count}x {vendor} GPU" + (f" >= {gpu.min_memory_gb:g} GB" if gpu.min_memory_gb else "")
+    size = f"{gpu.count}x {vendor} GPU" + (f" >= {gpu.min_memory_gb:g} GB" if gpu.min_memory_gb else "") + (
+        f", >= {gpu.min_total_memory_gb:g} GB GPU memory in total" if gpu.min_total_memory_gb else "")
     if gpu.required == "yes":
         text = f"needs {size}" + (f": {_short(lead)}" if lead else "")
     elif gpu.required == "optional" and gpu.count:
         text = f"GPU optional, main workload on {size}" + (
             f"; CPU path: {_short(cpu)}" if cpu else (f": {_short(lead)}" if lead else ""))
+    elif gpu.required == "optional" and cpu is not None and cpu.signal != "code.cpu_fallback":
+        text = f"GPU optional: CPU path documented; --prefer-gpu for a GPU node: {_short(cpu)}"
     elif gpu.required == "optional":
         either = cpu or lead
         text = "CPU main path, GPU optional" + (f": {_short(either)}" if either else "")

@@ -21,7 +21,10 @@ MAX_QUOTE = 200
 
 # Path parts that mark a file as describing the paper-scale recipe or as auxiliary (tests, CI).
 _FULL_PATH = re.compile(r"(^|[/_.-])(reproduc\w*|paper|pretrain\w*|multi[_-]?node|cluster)([/_.-]|$)", re.I)
-_AUX_PATH = re.compile(r"(^|/)(tests?|testing|ci|\.github|\.circleci|benchmarks?|docs?)/|(^|/)ci[-_][^/]*$", re.I)
+# Side material (appendix, bonus chapters, extras, examples, docs) is not the main workload either.
+_AUX_PATH = re.compile(r"(^|/)(tests?|testing|ci|\.github|\.circleci|benchmarks?|docs?)/|(^|/)ci[-_][^/]*$|"
+                       r"(^|/)([\w.-]*[_-])?(appendix|appendices|bonus|extras?|optional|examples?)([_-][\w.-]*)?/",
+                       re.I)
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ def quote(text: str) -> str:
     return line if len(line) <= MAX_QUOTE else line[: MAX_QUOTE - 1] + "…"
 
 
-def path_scope(rel: str) -> Scope:
-    if _AUX_PATH.search(rel):
+def path_scope(rel: str, side: tuple[str, ...] = ()) -> Scope:
+    """`side`: folders the main README calls optional ("the Docker setup in setup/ is optional")."""
+    if _AUX_PATH.search(rel) or rel.startswith(side):
         return "aux"
     if _FULL_PATH.search(rel):
         return "full"

@@ -2,8 +2,8 @@
 
 Every file the scanner reads passes through `parse` (after its own parser); C/C++/OpenCL sources, fio
 job files and CI workflows are read for this module alone. Each pattern quotes the line it matched;
-commented-out lines never count (`code_lines` is the one place that knows comment syntax, so a shared
-comment stripper can replace it). hardware_needs turns the facts into the Requirements' hardware fields.
+commented-out lines never count (`code_lines`: the shared comment stripper, plus C's `#if 0`).
+hardware_needs turns the facts into the Requirements' hardware fields.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from chameleon_provision.repo_analyzer.comments import strip_comments
 from chameleon_provision.repo_analyzer.facts import FactSink
 from chameleon_provision.repo_analyzer.scanner import RepoFile
 from chameleon_provision.repo_analyzer.signals import confidence_of
@@ -91,54 +92,46 @@ _PROSE: tuple[tuple[str, re.Pattern[str], Any], ...] = tuple((s, re.compile(p, r
     ("readme.nvme", r"\b(\d|one|two|three|four)?\s*(?:dedicated\s+|spare\s+|local\s+|raw\s+)?NVMe\s+"
                     r"(?:SSDs?|drives?|devices?|disks?)\b", None),
 ))
+# Statements of what the project is for, exclusive by themselves ("targeting Alveo Data Center platforms",
+# "instructions which prevent compilation for other architectures like x86"): a requirement without "requires".
+_PURPOSE: tuple[tuple[str, re.Pattern[str], str], ...] = tuple((s, re.compile(p, re.I), v) for s, p, v in (
+    ("readme.fpga", r"\b(?:targets?|targeting|for|on|runs?\s+on)\s+(?:the\s+)?(?:AMD\s+|Xilinx\s+)?Alveo\b",
+     "xilinx"),
+    ("readme.fpga", r"\b(?:targets?|targeting|for|on)\s+(?:the\s+)?(?:Intel\s+)?(?:FPGA\s+PAC|Arria\s*10|Stratix\s*10"
+                    r"|Agilex)\b", "intel"),
+    ("readme.arm_only", r"\b(?:tailored|designed|written|optimi[sz]ed)\s+(?:specifically\s+|exclusively\s+)?for\s+Arm®?"
+                        r"\s+(?:CPUs?|processors?|cores?|servers?)\b|prevents?\s+compilation\s+for\s+other\s+architectures"
+                        r"|\b(?:aarch64|arm64)[\s-]only\b|\bnot\s+(?:supported|available)\s+on\s+x86", "aarch64"),
+))
+_APPLE = re.compile(r"(?i)apple|macos|\bm[1-4]\b|metal")
 _TB_RAM = re.compile(r"(?i)(\d+(?:\.\d+)?)\s*(?:TB|TiB)\s+(?:of\s+)?(?:system\s+|main\s+|host\s+)?"
                      r"(?:RAM|memory|DRAM)\b")
-_PROSE_HINTS = ("fpga", "alveo", "vitis", "arria", "stratix", "agilex", "infiniband", "rdma", "roce", "optane",
-                "nvdimm", "persistent memory", "pmem", "nvme", "tb ", "tib ", "tb of", "tib of")
+_PROSE_HINTS = ("arm", "x86", "fpga", "alveo", "vitis", "arria", "stratix", "agilex", "infiniband", "rdma", "roce",
+                "optane", "nvdimm", "persistent memory", "pmem", "nvme", "tb ", "tib ", "tb of", "tib of")
 _NEGATED = re.compile(r"(?i)\b(not|no|without|optional(?:ly)?|unless)\b")
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
 _ARM_RUNNER = re.compile(r"(?i)\barm64\b|\baarch64\b|-arm\b|\bgraviton|\bampere")
 
 
 def code_lines(kind: str, text: str) -> Iterator[tuple[int, str]]:
-    """(line number, line) for lines that are not comments. C sources lose `//` and `/* */` comments and
-    `#if 0` blocks; prose is kept; everything else loses `#` comment lines."""
+    """(line number, line) for the lines left once comments are gone: the shared comment stripper, plus
+    C's `#if 0` blocks. Prose keeps every line."""
     if kind in _PROSE_KINDS:
         yield from enumerate(text.splitlines(), 1)
         return
-    if kind not in _C_KINDS:
-        for no, line in enumerate(text.splitlines(), 1):
-            if not line.lstrip().startswith("#"):
-                yield no, line
-        return
-    in_block, if0 = False, 0
-    for no, raw in enumerate(text.splitlines(), 1):
-        line = raw
-        if in_block:
-            end = line.find("*/")
-            if end < 0:
-                continue
-            line, in_block = line[end + 2:], False
-        while (start := line.find("/*")) >= 0:
-            end = line.find("*/", start + 2)
-            if end < 0:
-                line, in_block = line[:start], True
-                break
-            line = line[:start] + line[end + 2:]
-        line = line.split("//", 1)[0] if "//" in line and '"' not in line.split("//", 1)[0] else line
+    if0 = 0
+    for no, line in enumerate(strip_comments(text, kind).splitlines(), 1):
         stripped = line.strip()
-        if if0 and stripped.startswith("#"):
-            if re.match(r"#\s*if", stripped):
-                if0 += 1
-            elif re.match(r"#\s*endif", stripped):
-                if0 -= 1
+        if not stripped:
             continue
-        if if0:
-            continue
-        if stripped.startswith("#") and re.match(r"#\s*if\s+0\b", stripped):
-            if0 = 1
-            continue
-        if stripped:
+        if kind in _C_KINDS and stripped.startswith("#"):
+            if if0:
+                if0 += 1 if re.match(r"#\s*if", stripped) else -1 if re.match(r"#\s*endif", stripped) else 0
+                continue
+            if re.match(r"#\s*if\s+0\b", stripped):
+                if0 = 1
+                continue
+        if not if0:
             yield no, line
 
 
@@ -228,13 +221,20 @@ def _parse_ci(f: RepoFile, sink: FactSink) -> None:
 
 def _parse_prose(f: RepoFile, sink: FactSink) -> None:
     seen: set[str] = set()
-    in_code = False
+    in_code = literal = False
+    rst = f.rel.lower().endswith(".rst")
     block: list[str] = []  # the README's code blocks, line for line, read as shell commands below
     for no, line in code_lines(f.kind, f.text):
         if line.lstrip().startswith(("```", "~~~")):
             in_code = not in_code
             block.append("")
             continue
+        if rst:  # an RST literal block: the indented lines after a paragraph ending in "::"
+            opens = not in_code and line.rstrip().endswith("::")
+            literal = (literal and (not line.strip() or line[:1] in " \t")) or opens
+            if literal and line[:1] in " \t":
+                block.append(line)
+                continue
         block.append(line if in_code else "")
         if in_code or "<!--" in line or "badge" in line.lower():
             continue
@@ -246,6 +246,10 @@ def _parse_prose(f: RepoFile, sink: FactSink) -> None:
             if (m := pattern.search(line)) and f"{signal}{required}" not in seen:
                 seen.add(f"{signal}{required}")
                 sink.add(signal, _value(signal, m, value), no, line, confidence=0.6 if required else 0.3)
+        for signal, pattern, value in _PURPOSE:
+            if pattern.search(line) and f"{signal}:purpose" not in seen and not _APPLE.search(line):
+                seen.add(f"{signal}:purpose")
+                sink.add(signal, value, no, line)
         if (m := _TB_RAM.search(line)) and required and "readme.ram_tb" not in seen:
             seen.add("readme.ram_tb")
             sink.add("readme.ram", round(float(m.group(1)) * 1024), no, line)

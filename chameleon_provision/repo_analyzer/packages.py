@@ -47,6 +47,14 @@ DL_LIBRARIES = {"transformers", "diffusers", "accelerate", "peft", "trl", "timm"
                 "torch-geometric", "dgl", "lightning-fabric", "openai-whisper", "pyannote-audio", "nemo-toolkit"}
 DATA_STACK = {"numpy", "pandas", "scipy", "scikit-learn", "sklearn", "matplotlib", "jupyter", "jupyterlab", "notebook",
               "xgboost", "lightgbm", "statsmodels", "seaborn", "polars", "dask", "numba", "sympy", "networkx"}
+# web frameworks: a service, not a GPU workload; named so the user sees what the repository is
+WEB_FRAMEWORKS: dict[str, str] = {
+    "flask": "Flask", "django": "Django", "fastapi": "FastAPI", "starlette": "Starlette", "tornado": "Tornado",
+    "aiohttp": "aiohttp", "sanic": "Sanic", "pyramid": "Pyramid", "bottle": "Bottle", "falcon": "Falcon",
+    "quart": "Quart", "litestar": "Litestar", "streamlit": "Streamlit", "gradio": "Gradio", "dash": "Dash",
+    "express": "Express", "koa": "Koa", "fastify": "Fastify", "next": "Next.js", "nuxt": "Nuxt",
+    "@nestjs/core": "NestJS", "rails": "Rails", "sinatra": "Sinatra", "shiny": "Shiny", "plumber": "plumber",
+}
 MPI = {"mpi4py", "openmpi", "mpich", "impi", "impi-rt", "horovod"}
 # packages whose kernels need a recent GPU generation: (min compute capability, why)
 NEEDS_CC: dict[str, float] = {"flash-attn": 8.0, "transformer-engine": 8.0}
@@ -157,6 +165,8 @@ def requirement(sink: FactSink, spec: str, line: int, text: str, *, optional: bo
         sink.add("pkg.mpi", "MPI", line, text)
     elif name in DATA_STACK:
         sink.add("pkg.stack", name, line, text)
+    elif name in WEB_FRAMEWORKS:
+        sink.add("pkg.web", WEB_FRAMEWORKS[name], line, text)
     elif name in ("r-base", "r-essentials"):
         sink.add("pkg.language", "R", line, text)
     return name

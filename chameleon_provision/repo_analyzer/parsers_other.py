@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from chameleon_provision.repo_analyzer.facts import FactSink, line_of
+from chameleon_provision.repo_analyzer.packages import WEB_FRAMEWORKS
 from chameleon_provision.repo_analyzer.scanner import RepoFile
 
 # R and Julia packages that put work on a GPU (R's torch/tensorflow/keras bind the same libraries).
@@ -30,6 +31,8 @@ def _r_packages(f: RepoFile, sink: FactSink, names: Sequence[tuple[str, int]]) -
             sink.add("pkg.gpu_build", _R_GPU[name.lower()], line, raw)
         elif name in _R_DL:
             sink.add("pkg.framework", f"R {name}", line, raw)
+        elif name.lower() in WEB_FRAMEWORKS:
+            sink.add("pkg.web", WEB_FRAMEWORKS[name.lower()], line, raw)
 
 
 def parse_install_r(f: RepoFile, sink: FactSink) -> None:
@@ -116,6 +119,9 @@ def parse_package_json(f: RepoFile, sink: FactSink) -> None:
             elif name in ("@tensorflow/tfjs-node", "onnxruntime-node", "@xenova/transformers"):
                 line = line_of(f.text, f'"{name}"')
                 sink.add("pkg.dl_library", name, line, f.text.splitlines()[line - 1])
+            elif name in WEB_FRAMEWORKS:
+                line = line_of(f.text, f'"{name}"')
+                sink.add("pkg.web", WEB_FRAMEWORKS[name], line, f.text.splitlines()[line - 1])
 
 
 def buildpack(files: Sequence[RepoFile], binder_dir: str | None) -> tuple[str, str] | None:

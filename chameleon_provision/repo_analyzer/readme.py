@@ -16,14 +16,22 @@ from chameleon_provision.repo_analyzer.facts import FactSink, Scope
 from chameleon_provision.repo_analyzer.packages import install_command
 from chameleon_provision.repo_analyzer.parsers_launch import launch_line
 from chameleon_provision.repo_analyzer.scanner import RepoFile
-from chameleon_provision.repo_analyzer.statements import AMD, GPU_WORD, NVIDIA, Sentence, extract
+from chameleon_provision.repo_analyzer.statements import (
+    AMD,
+    GPU_WORD,
+    NVIDIA,
+    Sentence,
+    document_precision,
+    extract,
+)
 
 SKIP_HEADING = re.compile(r"(?i)^\W*(sponsors?|supporters?|backers|funding|acknowledg\w*|thanks|credits|citation|"
                           r"citing|cite|bibtex|references?|licen[cs]e|news|changelog|change\s*log|changes|release\s+"
                           r"notes|updates?|what'?s\s+new|history|contributors?|contributing|related(?:\s+\w+)?|"
                           r"resources|see\s+also|community|contact|star\s+history|authors?|todos?|roadmap)\b")
 FULL = re.compile(r"(?i)\b(reproduc\w*|replicat\w*|paper|full[- ](?:model|fine-?tun\w*|training|scale|recipe|run|"
-                  r"parameter\w*)|pre-?train\w*|from\s+scratch|at\s+scale|large[- ]scale|multi-?node|cluster|slurm)\b")
+                  r"parameter\w*)|pre-?train\w*|from\s+scratch|at\s+scale|large[- ]scale|multi-?node|cluster|slurm|"
+                  r"(?:were|was|been)\s+trained|multi-?GPU\s+(?:\w+\s+)?(?:training|DDP)|distributed\s+data\s+parallel)\b")
 REDUCED = re.compile(r"(?i)\b(qlora|4-?bit|low[- ]memory|consumer|smaller|toy|tiny|debug\w*|macbook|laptop|cheap|"
                      r"if\s+you\s+(?:only\s+)?have|limited\s+(?:gpu\s+)?memory|reduced|minimal\s+example|cpu)\b")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -46,12 +54,20 @@ def clean(text: str) -> str:
     return text.replace("**", "").replace("__", "").replace("`", "")
 
 
+# sections of side material: bonus chapters, appendices, extras
+SIDE = re.compile(r"(?i)\b(bonus|appendix|appendices|extras|optional\s+(?:material|setup|sections?|chapters?))\b")
+# a list item that is only a link: a table of contents naming another part of the repository
+_TOC_ITEM = re.compile(r"^\s*(?:\*\*)?\[[^\]]*\]\((?!https?:)[^)]*\)(?:\*\*)?\s*[.:]?\s*$")
+
+
 def scope_for(text: str, headings: list[tuple[int, str]], base: Scope) -> Scope:
     if FULL.search(text):
         return "full"
     if REDUCED.search(text):
         return "reduced"
     for _level, heading in reversed(headings):
+        if SIDE.search(heading):
+            return "aux"
         if FULL.search(heading):
             return "full"
         if REDUCED.search(heading):
@@ -69,12 +85,18 @@ class _Reader:
         self.traps = 0
         self.line = 0
         self.underline_chars: list[str] = []
+        self.seen_heading = False
+        self.precision = document_precision(f.text)
 
     def heading(self, level: int, text: str) -> None:
         self.flush()
         if self.skip_level is not None and level <= self.skip_level:
             self.skip_level = None
-        self.headings = [h for h in self.headings if h[0] < level] + [(level, clean(text))]
+        # The document's title names the project ("# Big LLM pretraining"); it is not a section of it, so it
+        # scopes nothing: a requirement sentence under it describes the main workload.
+        is_title = level == 1 and not self.seen_heading
+        self.seen_heading = True
+        self.headings = [h for h in self.headings if h[0] < level] + [(level, "" if is_title else clean(text))]
         if self.skip_level is None and SKIP_HEADING.search(clean(text)):
             self.skip_level = level
         title = level == 1 and len(self.headings) == 1 and self.base == "main" and "/" not in self.f.rel
@@ -112,7 +134,7 @@ class _Reader:
         try:
             install_command(self.sink, raw if in_code else text, line)
             launch_line(self.sink, text, line, raw)
-            extract(Sentence(text, line, scope, in_code), self.sink)
+            extract(Sentence(text, line, scope, in_code, self.precision), self.sink)
         finally:
             self.sink.scope = previous
 
@@ -186,6 +208,8 @@ class _Reader:
             if _LIST.match(raw):
                 self.flush()
                 raw = _LIST.sub("", raw, count=1)
+                if _TOC_ITEM.match(raw):  # names a chapter or folder; what it needs is said there
+                    continue
             self.para.append((no, raw.strip()))
         self.flush()
 

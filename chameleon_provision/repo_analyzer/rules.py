@@ -26,6 +26,10 @@ LARGEST_GPU_GB = 80  # memory needs above this are totals to spread over several
 # Files near the root describe the main workload; deep ones (recipes/<community>/README.md) a variant.
 PROMINENCE = (1.0, 0.85, 0.7, 0.55)
 MIN_WEIGHT = 0.4  # count/memory facts weighing less than this do not size the node
+# Tests, CI, docs and side material (appendix, bonus, extras, examples) together weigh at most this much: many
+# side files agreeing still do not describe the main workload.
+AUX_CAP = 0.4
+FRAMEWORK_MIN = 0.3  # pkg.framework (0.4) in a lock file (x0.3) or in one module of a monorepo (x0.5) is below
 
 
 def noisy_or(values: Iterable[float]) -> float:
@@ -43,13 +47,16 @@ class _Facts:
               signals_excluded: tuple[str, ...] = (), flat: bool = False) -> float:
         """Noisy-OR of the best fact per (signal, file); flat: a CPU path counts whatever workload it is for."""
         best: dict[tuple[str, str], float] = {}
+        aux: dict[tuple[str, str], float] = {}
         for f in self.of(*categories, scopes=scopes or tuple(SCOPE_WEIGHT)):
             if f.signal in signals_excluded:
                 continue
             key = (f.signal, f.evidence.file)
             weight = (0.5 if f.scope == "aux" else 1.0) if flat else SCOPE_WEIGHT[f.scope]
-            best[key] = max(best.get(key, 0.0), f.confidence * weight)
-        return noisy_or(best.values())
+            pool = aux if f.scope == "aux" and not flat else best
+            pool[key] = max(pool.get(key, 0.0), f.confidence * weight)
+        side = min(AUX_CAP, noisy_or(aux.values())) if aux else 0.0
+        return noisy_or([*best.values(), side])
 
     def top(self, *categories: str, scopes: tuple[str, ...] = ("main",), n: int = 3) -> list[Fact]:
         return sorted(self.of(*categories, scopes=scopes), key=lambda f: -f.confidence)[:n]
@@ -119,13 +126,11 @@ def _count(fs: _Facts) -> tuple[int, list[Fact]]:
     return count or 1, used
 
 
-def _spread(memory: float, count: int) -> tuple[float, int]:
-    """A memory need larger than any GPU is a total: split it over the run's GPUs (or over enough GPUs)."""
-    if memory <= LARGEST_GPU_GB:
-        return memory, count
-    if count <= 1:
-        count = math.ceil(memory / LARGEST_GPU_GB)
-    return round(memory / count, 1), count
+def _total(memory: float | None, count: int) -> tuple[float | None, int, float | None]:
+    """A need above any one GPU is a floor on the node's total GPU memory: (per GPU, count, total)."""
+    if memory is None or memory <= LARGEST_GPU_GB:
+        return memory, count, None
+    return None, max(1, count), memory
 
 
 def _memory(fs: _Facts, count: int) -> tuple[float | None, int, list[Fact]]:
@@ -134,8 +139,7 @@ def _memory(fs: _Facts, count: int) -> tuple[float | None, int, list[Fact]]:
         found = [f for _w, f in fs.weighted(category)]
         if found:
             best = max(found, key=lambda f: float(f.value))
-            memory, count = _spread(float(best.value), count)
-            return memory, count, [best]
+            return float(best.value), count, [best]
     if count > 1:  # a multi-GPU main recipe: memory stated for the same GPU count elsewhere applies
         same = [f for f in fs.of("gpu_memory", "gpu_memory_soft", scopes=("full",))
                 if any(c.value == count and (c.evidence.file, c.evidence.line) == (f.evidence.file, f.evidence.line)
@@ -146,8 +150,7 @@ def _memory(fs: _Facts, count: int) -> tuple[float | None, int, list[Fact]]:
     estimates = [f for _w, f in fs.weighted("gpu_memory_model")]
     if estimates:
         best = max(estimates, key=lambda f: float(f.value))
-        memory, count = _spread(float(best.value), count)
-        return memory, count, [best]
+        return float(best.value), count, [best]
     return None, count, []
 
 
@@ -162,9 +165,18 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     cpu_recipe = fs.score("cpu_ok", "cpu_only", signals_excluded=("code.cpu_fallback",), flat=True)
     evidence: list[Fact] = []
     required: GpuRequired
+    # A stated GPU need: the docs or configs size a main GPU run, or a README states a GPU requirement for the
+    # main or the paper-scale workload ("you'll want at least an 8X A100 40GB node" keeps nanoGPT on a GPU).
+    # Only the root and first-level files speak for the whole repository: a chapter's README deep in a book
+    # (ch05/10_speed/README.md) or one module of a monorepo states what that part needs.
+    stated = any(f.evidence.file.count("/") <= 1 for _w, f in main_gpu_statements) or any(
+        f.signal in ("readme.gpu_required", "readme.gpu_memory") and f.scope in ("main", "full")
+        and f.evidence.file.count("/") <= 1 for f in fs.facts)
     if hard >= HARD_GPU:
+        # GPU optional: a documented CPU path and no stated GPU need plan a CPU node (cheaper, far more
+        # available); --prefer-gpu asks for the GPU path instead
         required = "optional" if cpu_recipe >= CPU_PATH else "yes"
-        gpu_main = True
+        gpu_main = required == "yes" or stated
         evidence += fs.top("gpu_hard", scopes=("main", "full", "reduced"), n=4)
     elif cpu_only >= 0.6 and hard < 0.5:
         required, gpu_main = "no", False
@@ -174,9 +186,10 @@ def decide(facts: Sequence[Fact]) -> Requirements:
         # The GPU is the main path when the docs size a GPU run, or when a deep-learning framework is
         # used without a documented CPU recipe. A native build whose GPU port is one variant among
         # CPU ones (an HPC proxy app) stays on the CPU.
-        framework = any(f.signal == "pkg.framework" for f in fs.facts)
+        # a framework the main manifests use; one in a lock file or in one module of many does not count
+        framework = any(f.signal == "pkg.framework" and f.confidence >= FRAMEWORK_MIN for f in fs.facts)
         native_cpu = any(f.signal in ("build.mpi", "build.openmp", "pkg.mpi", "readme.mpi") for f in fs.facts)
-        gpu_main = (framework and (cpu_recipe < CPU_PATH or bool(main_gpu_statements))) or (
+        gpu_main = (framework and (cpu_recipe < CPU_PATH or stated)) or (
             not framework and not native_cpu and bool(main_gpu_statements))
         evidence += fs.top("gpu_hard", "gpu_soft", scopes=("main", "full"), n=4)
     elif optional >= 0.3 or soft >= 0.45:
@@ -187,7 +200,7 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     if required == "optional":
         evidence += fs.top("cpu_ok", scopes=("main", "full", "reduced", "aux"), n=2)
 
-    count, memory, cc = 0, None, None
+    count, memory, cc, total = 0, None, None, None
     vendor: GpuVendor = "none"
     if required != "no":
         vendor = _vendor(fs)
@@ -195,6 +208,7 @@ def decide(facts: Sequence[Fact]) -> Requirements:
         count, used = _count(fs)
         evidence += used
         memory, count, used = _memory(fs, count)
+        memory, count, total = _total(memory, count)
         evidence += used
         ccs = fs.of("compute_capability", scopes=("main", "full", "reduced"))
         if ccs and vendor in ("nvidia", "any"):
@@ -215,7 +229,8 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     arch_value = hardware.pop("arch", None) or (str(arch.value) if arch else "x86_64")
     if required == "no":
         evidence += fs.top("framework", "runtime", "info", n=3)
-    gpu = GpuNeed(required=required, count=count, min_memory_gb=memory, vendor=vendor, min_compute_capability=cc)
+    gpu = GpuNeed(required=required, count=count, min_memory_gb=memory, vendor=vendor, min_compute_capability=cc,
+                  min_total_memory_gb=total)
     confidence = {"yes": hard, "optional": max(hard, soft, optional), "no": 1.0 - max(hard, soft) * 0.8}[required]
     unique = list({(f.evidence.file, f.evidence.line, f.signal): f for f in evidence}.values())
     unique.sort(key=lambda f: f.scope != "main")  # the main workload's evidence first, stable otherwise

@@ -85,6 +85,10 @@ _ACTION = re.compile(r"(?i)\b(fine-?tun\w*|train\w*|runs?|running|infer\w*|serv(
                      r"deploy\w*)\b")
 _HYPOTHETICAL = re.compile(r"(?i)\b(extend\w*|support\w*|available|releas\w*|compatible|also|other|larger|"
                            r"bigger|up\s+to|could|can\s+be|such\s+as|e\.g\.)\b")
+# "314B parameters", "a 70-billion-parameter model": the size of the model itself, whatever is done with it
+_PARAM_COUNT = re.compile(r"(?i)(?<![\w.])\d{1,4}(?:\.\d+)?\s?(?:B|billion)[- ]?(?:(?:total|activated|active)\s+)?"
+                          r"(?:parameters?|params)\b")
+_ACTIVE_PARAMS = re.compile(r"(?i)\b(activated|active)\b")
 _MODEL_CONTEXT = re.compile(r"(?i)\b(model|llm|llama|mistral|mixtral|gemma|qwen|falcon|mpt|opt|gpt|bloom|phi|"
                             r"vicuna|alpaca|zephyr|parameters?|params|checkpoint|weights|base_model|model_name)")
 
@@ -95,6 +99,7 @@ class Sentence:
     line: int
     scope: Scope
     in_code: bool = False
+    precision: str = ""  # the README's documented weight precision, for parameter counts that name none
 
 
 def model_memory(model: str) -> int:
@@ -111,17 +116,42 @@ def _vendor(text: str, models: list[str]) -> str:
 
 
 def estimate_model_memory(size_b: float, text: str) -> float:
-    """GB for one model of size_b billion parameters, by precision and by what the sentence does with it."""
+    """GB for one model of size_b billion parameters, by precision and by what the sentence does with it.
+
+    Bytes per parameter: fp32 4, fp16/bf16 2 (the default for inference), 8-bit 1, 4-bit 0.5.
+    """
     low = text.lower()
     precision = 0.5 if re.search(r"4-?bit|int4|nf4|qlora|gptq|awq|load_in_4bit", low) else (
-        1.0 if re.search(r"8-?bit|int8|load_8bit|load_in_8bit", low) else 2.0)
+        1.0 if re.search(r"8-?bit|int8|fp8|load_8bit|load_in_8bit", low) else (
+            4.0 if re.search(r"\bfp32\b|float32|full[- ]precision|single[- ]precision", low) else 2.0))
     if re.search(r"\b(q?lora|peft|adapter)", low):
         factor = 1.4  # frozen base weights plus adapters, activations and optimizer state for the adapters
     elif re.search(r"\b(train\w*|fine-?tun\w*|pre-?train\w*)\b", low):
         return size_b * 16 + 2  # mixed-precision Adam: weights, gradients, two moments, master copy
     else:
-        factor = 1.2
+        # KV cache, activations and runtime buffers; a smaller share of the weights for very large models
+        factor = 1.2 if size_b < 100 else 1.1
     return round(size_b * precision * factor + 2, 1)
+
+
+_PRECISION = r"(4-?bit|int4|8-?bit|int8|fp8|bf16|fp16|fp32)"
+_WEIGHTS_PRECISION = re.compile(r"(?i)\b" + _PRECISION + r"\s+(?:model\s+)?(?:weights?|checkpoints?)\b")
+_QUANTIZATION = re.compile(r"(?i)\b" + _PRECISION + r"\s+quantiz\w*|\bquantiz\w*\b[^.\n]{0,30}\b" + _PRECISION)
+_BYTES = {"4-bit": 0.5, "4bit": 0.5, "int4": 0.5, "8-bit": 1, "8bit": 1, "int8": 1, "fp8": 1, "bf16": 2, "fp16": 2,
+          "fp32": 4}
+
+
+def document_precision(text: str) -> str:
+    """The weight precision a README documents for its model, or ''.
+
+    The released weights' own precision ("we only provide FP8 weights") wins; else the lowest precision
+    the model is said to run in ("supports 8-bit quantization"), since the floor is a minimum.
+    """
+    for pattern in (_WEIGHTS_PRECISION, _QUANTIZATION):
+        found = [next(g for g in m.groups() if g).lower() for m in pattern.finditer(text)]
+        if found:
+            return {0.5: "4-bit", 1: "8-bit", 2: "bf16", 4: "fp32"}[min(_BYTES[p] for p in found)]
+    return ""
 
 
 def extract(s: Sentence, sink: FactSink) -> None:
@@ -224,8 +254,17 @@ def model_size(s: Sentence, sink: FactSink) -> None:
         return
     sizes = [float(m.group("size")) * int(m.group("experts") or 1) for m in _SIZE.finditer(s.text)]
     sizes = [b for b in sizes if 0.5 <= b <= 1000]
-    if not s.in_code and (len(set(sizes)) != 1 or not _ACTION.search(s.text) or _HYPOTHETICAL.search(s.text)):
+    sizes += [float(m.group(1)) for m in re.finditer(r"(?i)(\d{1,4}(?:\.\d+)?)\s?billion", s.text)]
+    sizes = [b for b in sizes if 0.5 <= b <= 2000]
+    says_size = bool(_PARAM_COUNT.search(s.text))
+    if says_size and _ACTIVE_PARAMS.search(s.text):
+        sizes = [max(sizes)]  # "671B total parameters with 37B activated": memory holds them all
+    if not s.in_code and (len(set(sizes)) != 1 or not (_ACTION.search(s.text) or says_size)
+                          or _HYPOTHETICAL.search(s.text)):
         return
     if sizes:
-        gb = estimate_model_memory(max(sizes), s.text)
+        text = s.text
+        if says_size and s.precision and not re.search(r"(?i)\d-?bit|int\d|fp\d|bf16|float", text):
+            text += f" ({s.precision})"
+        gb = estimate_model_memory(max(sizes), text)
         sink.add("readme.model_memory", gb, s.line, s.text, scope=s.scope)

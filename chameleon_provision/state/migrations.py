@@ -37,6 +37,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN name TEXT",
         "ALTER TABLE resources ADD COLUMN claimed_by TEXT",
     ),
+    # 3: the node's setup as last seen (JSON: state, step, failing step, log tail)
+    (
+        "ALTER TABLE runs ADD COLUMN setup_json TEXT",
+    ),
 )
 LATEST = len(MIGRATIONS)
 

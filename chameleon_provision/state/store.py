@@ -47,6 +47,7 @@ class RunRecord:
     auth_url: str | None = None  # the cloud the run belongs to: identity endpoint, project, region
     project_id: str | None = None
     region: str | None = None
+    setup: dict[str, Any] | None = None  # the node's setup as last followed (setup.follow.SetupOutcome)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class StateStore:
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         allowed = {"status", "lease_end", "ssh_command", "plan_json", "site", "commit_sha",
-                   "name", "auth_url", "project_id", "region"}
+                   "name", "auth_url", "project_id", "region", "setup_json"}
         if not fields.keys() <= allowed:
             raise ValueError(f"unknown run fields {set(fields) - allowed}")
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -185,7 +186,8 @@ def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(run_id=row["run_id"], created_at=row["created_at"], source=row["source"],
                      commit_sha=row["commit_sha"], site=row["site"], mode=row["mode"], status=row["status"],
                      lease_end=row["lease_end"], ssh_command=row["ssh_command"], name=row["name"],
-                     auth_url=row["auth_url"], project_id=row["project_id"], region=row["region"])
+                     auth_url=row["auth_url"], project_id=row["project_id"], region=row["region"],
+                     setup=json.loads(row["setup_json"]) if row["setup_json"] else None)
 
 
 def _resource(row: sqlite3.Row) -> ResourceRecord:

@@ -176,3 +176,36 @@ def test_set_error_and_delete_on_hosts(nova: Nova) -> None:
     assert server["status"] == "ERROR" and server["fault"]["message"] == "Failure prepping block device."
     assert nova.delete_on_hosts(["node-a"]) == [server_id]
     assert nova.servers == {} and nova.blazar.released == []  # Blazar frees its own hosts at lease end
+
+
+def test_user_data_is_kept_and_shown_base64_from_microversion_2_3(nova: Nova) -> None:
+    image = nova.glance.find("CC-Ubuntu22.04")["id"]
+    data = base64.b64encode(b"#!/bin/bash\necho hi\n").decode()
+    resp = call(nova, "POST", "/v2.1/servers",
+                {"server": {"name": "u", "imageRef": image, "flavorRef": nova.flavor["id"], "user_data": data}})
+    assert resp.status == 202
+    server_id = resp.body["server"]["id"]
+    assert show(nova, server_id)["OS-EXT-SRV-ATTR:user_data"] == data
+    old = call(nova, "GET", f"/v2.1/servers/{server_id}", version="2.2").body["server"]
+    assert "OS-EXT-SRV-ATTR:user_data" not in old
+    listed = call(nova, "GET", "/v2.1/servers/detail").body["servers"]
+    assert [s["OS-EXT-SRV-ATTR:user_data"] for s in listed if s["id"] == server_id] == [data]
+    plain = boot(nova, hint=None, name="no-data")
+    assert show(nova, plain)["OS-EXT-SRV-ATTR:user_data"] is None
+
+
+@pytest.mark.parametrize(("value", "ending"), [
+    ("A" * 65536, "is too long"),
+    ("abc", "is not a 'base64'"),
+    (12, "12 is not of type 'string'"),
+])
+def test_user_data_is_checked_like_novas_schema(nova: Nova, value: Any, ending: str) -> None:
+    image = nova.glance.find("CC-Ubuntu22.04")["id"]
+    resp = call(nova, "POST", "/v2.1/servers",
+                {"server": {"name": "u", "imageRef": image, "flavorRef": nova.flavor["id"], "user_data": value}})
+    message = resp.body["badRequest"]["message"]
+    assert resp.status == 400 and message.startswith(f"Invalid input for field/attribute user_data. Value: {value}. ")
+    assert message.endswith(ending) and not nova.servers
+    base = {"name": "u", "imageRef": image, "flavorRef": nova.flavor["id"]}
+    at_limit = call(nova, "POST", "/v2.1/servers", {"server": {**base, "user_data": "A" * 65532}})
+    assert at_limit.status == 202
