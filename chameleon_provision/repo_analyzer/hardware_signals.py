@@ -148,7 +148,10 @@ def _guarded(stack: Sequence[str]) -> bool:
     return any(re.search(r"(?i)arm|neon|aarch64|sve", cond) for cond in stack)
 
 
-def _parse_code(f: RepoFile, sink: FactSink) -> None:
+DOCS = 0.7  # a command shown in a README (or its output) says less than a script or build file that runs it
+
+
+def _parse_code(f: RepoFile, sink: FactSink, scale: float = 1.0) -> None:
     if not _hinted(f.text):
         return
     seen: set[str] = set()
@@ -183,11 +186,11 @@ def _parse_code(f: RepoFile, sink: FactSink) -> None:
                 continue  # `#if defined(__ARM_NEON)`: one path of portable code
             if signal not in seen:
                 seen.add(signal)
-                base = confidence_of(signal) * (OPTIONAL if optional else 1.0)
+                base = confidence_of(signal) * (OPTIONAL if optional else 1.0) * scale
                 sink.add(signal, _value(signal, m, value), no, line, confidence=base)
         if (board := _FPGA_BOARD.search(line)) and "fpga.board" not in seen:
             seen.add("fpga.board")
-            sink.add("fpga.board", board.group(1).upper(), no, line)
+            sink.add("fpga.board", board.group(1).upper(), no, line, confidence=confidence_of("fpga.board") * scale)
         found = [int(a) + int(b) / 10 for a, b in _CUDA_ARCH.findall(line)]
         if m := _ARCH_LIST.search(line):
             listed = re.findall(r"\d+(?:\.\d)?", m.group(1) or m.group(2))
@@ -195,9 +198,9 @@ def _parse_code(f: RepoFile, sink: FactSink) -> None:
         if found and (cc is None or min(found) < cc[0]):
             cc = (min(found), no, line)  # the oldest generation the file builds for is its floor
     if cc is not None and cc[0] >= 3.0:
-        sink.add("build.cuda_arch", cc[0], cc[1], cc[2])
+        sink.add("build.cuda_arch", cc[0], cc[1], cc[2], confidence=confidence_of("build.cuda_arch") * scale)
     if first_device is not None:  # fio jobs and scripts that name raw NVMe devices need that many spare ones
-        sink.add("storage.raw_nvme", len(devices), *first_device)
+        sink.add("storage.raw_nvme", len(devices), *first_device, confidence=confidence_of("storage.raw_nvme") * scale)
 
 
 def _arm_downloads(f: RepoFile, sink: FactSink) -> None:
@@ -255,7 +258,7 @@ def _parse_prose(f: RepoFile, sink: FactSink) -> None:
             sink.add("readme.ram", round(float(m.group(1)) * 1024), no, line)
         if board := re.search(r"(?i)\bAlveo\s+(U\d{2,3}[a-z]?)\b", line):
             sink.add("fpga.board", board.group(1).upper(), no, line, confidence=0.5)
-    _parse_code(RepoFile(f.rel, "shell", "\n".join(block)), sink)
+    _parse_code(RepoFile(f.rel, "shell", "\n".join(block)), sink, scale=DOCS)
 
 
 def parse(f: RepoFile, sink: FactSink) -> None:
