@@ -53,6 +53,15 @@ class LazyGroup(click.Group):
         return self._real().get_command(ctx, cmd_name)
 
 
+def _complete(name: str) -> Callable[..., Any]:
+    """A shell-completion callback from commands.completion, imported only when the shell asks."""
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from chameleon_provision.commands import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+    return complete
+
+
 def _emit(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=2))
 
@@ -80,7 +89,10 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, json_: bool, verbose: int, quiet: bool, traceback: bool, env_file: Path | None,
-                **kwargs: Any) -> Any:
+                os_cloud: str | None, **kwargs: Any) -> Any:
+        from chameleon_provision.profiles import chosen
+
+        chosen.set(os_cloud)  # open_session reads it; it wins over OS_CLOUD and a run's recorded profile
         opts = click.get_current_context().ensure_object(Common)
         opts.json, opts.verbosity, opts.traceback, opts.env_file = json_, -1 if quiet else verbose, traceback, env_file
         return fn(*args, opts=opts, **kwargs)
@@ -92,6 +104,8 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--traceback", is_flag=True, help="Show the Python traceback on errors."),
         click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
                      help="A dotenv file of settings, trusted like the environment."),
+        click.option("--os-cloud", metavar="NAME", help="A clouds.yaml profile (default: OS_CLOUD).",
+                     shell_complete=_complete("profiles")),
     ]):
         wrapper = option(wrapper)
     return wrapper
@@ -118,7 +132,7 @@ def cli() -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
 @click.option("--model", help="AI model name.")
-@click.option("--site", help="Chameleon site, e.g. CHI@UC or CHI@TACC.")
+@click.option("--site", help="Chameleon site, e.g. CHI@UC or CHI@TACC.", shell_complete=_complete("sites"))
 @click.option("--node-type", help="Pin the node type.")
 @click.option("--image", help="Pin the image (name or id).")
 @click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length.")
@@ -172,6 +186,69 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 
+@cli.command(name="batch")
+@click.argument("source", metavar="FILE|-")
+@click.option("--plan-only", is_flag=True, help="Plan every repository, create nothing.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Repositories in flight at once.")
+@click.option("--resume-from", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A previous batch's output: skip the repositories it answered successfully.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
+@click.option("--model", help="AI model name.")
+@click.option("--site", help="Default Chameleon site (a row's `site` column wins).",
+              shell_complete=_complete("sites"))
+@click.option("--node-type", help="Pin the node type (a row's `node_type` column wins).")
+@click.option("--image", help="Pin the image (a row's `image` column wins).")
+@click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length (a row's `hours` wins).")
+@click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length.")
+@click.option("--max-su", type=click.FloatRange(min=0, min_open=True), help="Service units each run may use.")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
+@click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
+@click.option("--setup/--no-setup", default=True, show_default=True,
+              help="Set each repository up on its node at first boot.")
+@click.option("--setup-cmd", "setup_cmds", multiple=True, metavar="CMD",
+              help="A command to run last in every setup (repeatable).")
+@common
+def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes: bool, ai: str | None,
+          model: str | None, site: str | None, node_type: str | None, image: str | None, hours: float | None,
+          max_hours: float | None, max_su: float | None, public_key: Path | None, keep_on_failure: bool,
+          twin: bool, setup: bool, setup_cmds: tuple[str, ...], opts: Common) -> None:
+    """Provision (or plan) every repository in FILE (`-`: standard input): one per line, or CSV with a
+    header `repo,node_type,image,hours,name,site`. One JSON line per repository on stdout."""
+    from chameleon_provision.commands.batch import batch_command
+    from chameleon_provision.pipeline.planner import Pins
+    from chameleon_provision.setup.build import SetupOptions
+
+    opts.json = False  # every line on stdout is already a JSON document; an error is the summary on stderr
+
+    flags = {"ai": ai, "model": model, "site": site, "max_hours": max_hours, "max_su": max_su,
+             "public_key": public_key}
+    batch_command(source, flags, plan_only=plan_only, jobs=jobs, pins=Pins(node_type, image, hours),
+                  keep_on_failure=keep_on_failure, assume_yes=yes, confirm=None if yes else _confirmer(False),
+                  resume_from=resume_from, verbosity=opts.verbosity, env_file=opts.env_file, twin=twin,
+                  setup=SetupOptions(setup, setup_cmds))
+
+
+@cli.command(name="plan-diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@common
+def plan_diff_cmd(old: Path, new: Path, opts: Common) -> None:
+    """What changed between two `--plan-only --json` plans (exit 0: the same, 1: different)."""
+    from chameleon_provision.commands.plan_diff import PlansDiffer, plan_diff, render
+
+    changes, doc = plan_diff(old, new)
+    if opts.json and not changes:
+        _emit(doc)
+    elif not opts.json:
+        click.echo("\n".join(render(changes)))
+    if changes:  # the `--json` error document carries `same` and `changes`
+        raise PlansDiffer(f"the plans differ in {len(changes)} field(s): {', '.join(c.field for c in changes)}",
+                          details=doc)
+
+
 @cli.command(name="analyze")
 @click.argument("repo")
 @click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
@@ -188,58 +265,51 @@ def analyze_cmd(repo: str, ai: str | None, model: str | None, opts: Common) -> N
 
 
 @cli.command(name="status")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=_complete("run_ids"))
 @click.option("--local", is_flag=True, help="Only read the local record; do not ask the cloud.")
 @common
 def status(run_id: str | None, local: bool, opts: Common) -> None:
     """My runs as the cloud sees them: leases, servers, addresses, time left, cost, drift and the next step."""
+    from chameleon_provision.commands.profile_runs import observe_runs
     from chameleon_provision.commands.render import status_document, status_table
-    from chameleon_provision.commands.status import RunView, observe, project_of
     from chameleon_provision.pipeline.startup import open_session
 
     with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
         store = session.store
         runs = [store.run(run_id)] if run_id else store.runs()  # an unknown id is a StateError
-        if local or not session.settings.credentials:
-            views = [RunView(r, store.resources(r.run_id)) for r in runs]
-        else:
-            # Every site with something live gets its `openstack` process now, side by side.
-            for site in {r.region or r.site for r in runs
-                         if any(x.kind != "keypair" for x in store.live_resources(r.run_id))}:
-                session.warm(site)
-            views = observe(store, runs, session.cloud, session.settings.credentials_for,
-                            lambda site: project_of(session, site))
+        # each run is read with the clouds.yaml profile it was made with, if any
+        views = observe_runs(session, runs, local=local, verbosity=opts.verbosity, env_file=opts.env_file)
         _emit(status_document(views)) if opts.json else status_table(session.streams.out, views)
 
 
 @cli.command(name="resume")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=_complete("run_ids"))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
 @common
 def resume_cmd(run_id: str, yes: bool, keep_on_failure: bool, opts: Common) -> None:
     """Carry RUN_ID on from where it stopped, reusing its live lease, server and address."""
+    from chameleon_provision.commands.profile_runs import open_run_session
     from chameleon_provision.commands.render import summary
     from chameleon_provision.pipeline.resume import resume
-    from chameleon_provision.pipeline.startup import open_session
 
-    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
+    with open_run_session(run_id, verbosity=opts.verbosity, env_file=opts.env_file) as (session, _run):
         doc = resume(session, run_id, keep_on_failure=keep_on_failure, confirm=_confirmer(yes))
         _emit(doc) if opts.json else summary(session.streams.out, doc)
 
 
 @cli.command(name="destroy")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=_complete("run_ids"))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @common
 def destroy(run_id: str, yes: bool, opts: Common) -> None:
     """Delete the lease, server and floating IP that RUN_ID created."""
+    from chameleon_provision.commands.profile_runs import open_run_session
     from chameleon_provision.commands.status import check_same_cloud
-    from chameleon_provision.pipeline.startup import open_session
     from chameleon_provision.pipeline.teardown import teardown
 
-    with open_session({}, verbosity=opts.verbosity, env_file=opts.env_file) as session:
-        run = session.store.run(run_id)  # unknown id -> StateError before anything else
+    # unknown id -> StateError before anything else; a run made with a clouds.yaml profile uses it again
+    with open_run_session(run_id, verbosity=opts.verbosity, env_file=opts.env_file) as (session, run):
         live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
         if live:
             check_same_cloud(run, session)  # never report deletions made in (or against) another cloud

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from platformdirs import user_state_dir
 
 from chameleon_provision.errors import ConfigError
+
+if TYPE_CHECKING:
+    from chameleon_provision.profiles import Profile
 
 # Chameleon's published bare-metal sites (reference/chameleon.md §7).
 CHAMELEON_SITES: dict[str, str] = {
@@ -94,17 +97,31 @@ class Settings:
     setup_timeout: float = 3600.0
     poll_seconds: float = 10.0
     sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (shown value, source)
+    profile: Profile | None = None  # the clouds.yaml profile OS_CLOUD / --os-cloud names
+    profile_error: ConfigError | None = field(default=None, repr=False)  # why that profile cannot be used
 
     def credentials_for(self, site: str) -> dict[str, str]:
-        """OS_* settings pointing at `site`: its own auth URL and region, the same identity."""
+        """OS_* settings pointing at `site`: its own auth URL and region, the same identity.
+
+        With a clouds.yaml profile, a profile of the same file for that site's region wins (Chameleon's
+        sites are separate clouds, and an application credential belongs to one of them).
+        """
         creds = dict(self.credentials)
-        if site != creds.get("OS_REGION_NAME"):
+        region = creds.get("OS_REGION_NAME") or (self.profile.region if self.profile else None)
+        if self.profile is not None and site != region and site in self.profile.siblings:
+            creds.update(self.profile.cli_environment(self.profile.siblings[site][0]))
+            return creds
+        if site != region:
             if site not in self.site_auth_urls:
                 known = ", ".join(sorted(self.site_auth_urls))
                 raise ConfigError(f"unknown site {site!r}", hint=f"known sites: {known}")
             creds["OS_AUTH_URL"] = self.site_auth_urls[site]
             creds["OS_REGION_NAME"] = site
         return creds
+
+    def auth_url_for(self, site: str) -> str | None:
+        """The identity endpoint `site`'s runs talk to (a clouds.yaml profile keeps it in the file, not in OS_*)."""
+        return self.credentials_for(site).get("OS_AUTH_URL") or self.site_auth_urls.get(site)
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, shown value, source) rows for `-v`, with secrets masked."""
@@ -149,11 +166,29 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         return default
 
     credentials = {n: str(v) for n in CREDENTIAL_NAMES if (v := pick(n)) is not None}
+    profile, profile_error = None, None
+    if cloud_name := pick("OS_CLOUD", "os_cloud"):
+        from chameleon_provision.profiles import load_profile  # reads clouds.yaml only when a profile is named
+
+        search = {"HOME": str(environ.get("HOME") or ""), "XDG_CONFIG_HOME": str(environ.get("XDG_CONFIG_HOME") or ""),
+                  "OS_CLIENT_CONFIG_FILE": str(credentials.get("OS_CLIENT_CONFIG_FILE") or "")}
+        credentials["OS_CLOUD"] = str(cloud_name)
+        try:
+            profile = load_profile(str(cloud_name), search)
+        except ConfigError as exc:  # reported by the commands that need the cloud, not by `analyze`
+            profile_error = exc
+        else:
+            credentials.update(profile.cli_environment())  # the CLI reads the same file: a name and a path
     # An explicit site list replaces Chameleon's published one (a twin or a private testbed).
     sites = parse_site_urls(pick("PROVISION_SITE_AUTH_URLS", default="") or "") or dict(CHAMELEON_SITES)
-    site = pick("PROVISION_SITE", "site", default=credentials.get("OS_REGION_NAME") or "CHI@UC")
+    default_site = credentials.get("OS_REGION_NAME") or (profile.region if profile else None) or "CHI@UC"
+    site = pick("PROVISION_SITE", "site", default=default_site)
     if "OS_REGION_NAME" in credentials and "OS_AUTH_URL" in credentials:
         sites.setdefault(credentials["OS_REGION_NAME"], credentials["OS_AUTH_URL"])
+    if profile is not None:  # the profile's own endpoints are the ones that work with its credentials
+        sites.update({r: url for r, (_name, url) in profile.siblings.items() if url})
+        if profile.region and profile.auth_url:
+            sites[profile.region] = profile.auth_url
     raw_mode = str(pick("PROVISION_AI", "ai", default="auto")).lower()
     if raw_mode not in AI_MODES:
         raise ConfigError(f"PROVISION_AI must be auto, on or off, not {raw_mode!r}")
@@ -197,12 +232,21 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str],
         setup_timeout=number("PROVISION_SETUP_TIMEOUT", None, 3600.0, zero_ok=True),
         poll_seconds=number("PROVISION_POLL_SECONDS", None, 10.0),
         sources=sources,
+        profile=profile,
+        profile_error=profile_error,
     )
 
 
 def require_cloud_credentials(settings: Settings) -> None:
     """Say precisely what is missing before any cloud call is attempted."""
     creds = settings.credentials
+    if settings.profile_error is not None:
+        raise settings.profile_error
+    if settings.profile is not None:
+        from chameleon_provision.profiles import require_complete
+
+        require_complete(settings.profile)
+        return
     if creds.get("OS_CLOUD"):
         return
     if not creds.get("OS_AUTH_URL"):

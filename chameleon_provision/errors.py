@@ -26,6 +26,8 @@ class ExitCode(IntEnum):
     STATE = 14
     ALLOCATION_EXCEEDED = 15
     SETUP_FAILED = 16
+    BATCH_PARTIAL = 20
+    BATCH_FAILED = 21
     INTERRUPTED = 130
 
 
@@ -151,6 +153,18 @@ class SetupFailed(ProvisionError):
 
 class ChecksFailed(ProvisionError):
     """`doctor` found at least one failing check."""
+
+
+class BatchPartial(ProvisionError):
+    """`provision batch`: some repositories succeeded and some did not (each has its own line on stdout)."""
+
+    exit_code = ExitCode.BATCH_PARTIAL
+
+
+class BatchFailed(ProvisionError):
+    """`provision batch`: no repository succeeded."""
+
+    exit_code = ExitCode.BATCH_FAILED
 
 
 class Interrupted(ProvisionError):

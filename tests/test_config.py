@@ -62,7 +62,8 @@ def test_missing_credentials_say_what_to_do() -> None:
     with pytest.raises(ConfigError, match="OS_APPLICATION_CREDENTIAL_SECRET"):
         require_cloud_credentials(load_settings({}, {"OS_AUTH_URL": "x", "OS_AUTH_TYPE": "v3applicationcredential",
                                                      "OS_APPLICATION_CREDENTIAL_ID": "id"}, {}))
-    require_cloud_credentials(load_settings({}, {"OS_CLOUD": "chameleon"}))
+    with pytest.raises(ConfigError, match=r"OS_CLOUD=chameleon: no clouds\.yaml found"):
+        require_cloud_credentials(load_settings({}, {"OS_CLOUD": "chameleon", "HOME": "/nonexistent"}))
 
 
 def test_bad_ai_mode() -> None:

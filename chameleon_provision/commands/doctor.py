@@ -38,6 +38,8 @@ def run_checks(session: Session) -> list[Check]:
 
     def creds() -> str:
         require_cloud_credentials(s)
+        if s.profile is not None:  # names, endpoint and region only: the secrets stay in the file
+            return s.profile.describe()
         auth = s.credentials.get("OS_AUTH_TYPE", "password")
         return f"{auth} at {s.credentials.get('OS_AUTH_URL', 'OS_CLOUD=' + s.credentials.get('OS_CLOUD', ''))}"
 

@@ -156,7 +156,8 @@ def _ends_within_an_hour(lease_end: str | None) -> bool:
 def status_document(views: list[RunView]) -> dict[str, Any]:
     return {"schema_version": 1, "runs": [
         {"run_id": v.run.run_id, "created_at": v.run.created_at, "source": v.run.source,
-         "site": v.run.region or v.run.site, "status": v.run.status, "lease_end": v.run.lease_end,
+         "site": v.run.region or v.run.site, "profile": v.run.os_cloud, "status": v.run.status,
+         "lease_end": v.run.lease_end,
          "time_left": time_left(v.run.lease_end), "ssh_command": v.run.ssh_command,
          "checked_with_cloud": v.checked, "cloud": v.cloud, "drift": v.drift, "next": v.next_step or None,
          "cost": v.cost, "setup": v.run.setup,

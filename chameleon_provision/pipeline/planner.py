@@ -10,7 +10,7 @@ from typing import Any
 
 from chameleon_provision.cloud.key_manager import decide_key
 from chameleon_provision.cloud.network_manager import plan_reserved_address
-from chameleon_provision.decisions.availability import SiteHosts, failover_order, first_available, load_site_hosts
+from chameleon_provision.decisions.availability import SiteHosts, failover_order, first_available
 from chameleon_provision.decisions.hardware_rules import NodeCandidate, rank_candidates
 from chameleon_provision.decisions.image_selector import choose_image
 from chameleon_provision.decisions.lease import BLAZAR_MINUTE, decide_lease
@@ -77,11 +77,14 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
             # needed, so their sessions start and their hosts load side by side.
             wanted = [site] if site == first.site else [c.site for c in order if c.site not in site_hosts]
             for name in dict.fromkeys(wanted):
-                site_hosts[name] = session.background(load_site_hosts, session.cloud(name),
+                site_hosts[name] = session.background(session.site_hosts, name,
                                                       [n for n in nodes if n.site == name])
         return site_hosts[site].result()
 
-    found, checked = first_available(order, hosts_for, start, end)
+    with session.capacity() as promise:  # in a real batch, what one run counts on no other run may count on
+        found, checked = first_available(order, hosts_for, start, end)
+        if found is not None:
+            promise(found, start, end)
     if found is None:
         raise _no_capacity(checked, lease)
     notes = tuple(f"{a.candidate.node_type} at {a.candidate.site}: no free host of {a.total_hosts}"
@@ -116,7 +119,7 @@ def _same_variant(a: NodeCandidate, b: NodeCandidate) -> bool:
 
 
 def _images(session: Session, site: str) -> list[ImageRecord]:
-    rows = session.cache.get_or_load(f"images-{session.settings.credentials_for(site).get('OS_AUTH_URL')}",
+    rows = session.cache.get_or_load(f"images-{session.settings.auth_url_for(site)}",
                                      lambda: [asdict(i) for i in session.cloud(site).images()])
     return [ImageRecord(**(r | {"properties": tuple(tuple(p) for p in r["properties"])})) for r in rows]
 

@@ -21,7 +21,7 @@ from chameleon_provision.pipeline.planner import Pins, make_plan
 from chameleon_provision.pipeline.resume import live_run_named, resume
 from chameleon_provision.pipeline.session import Session, new_run_id
 from chameleon_provision.pipeline.teardown import cleanup_on_failure
-from chameleon_provision.repo_analyzer import analyze, open_repository
+from chameleon_provision.repo_analyzer import open_repository
 from chameleon_provision.setup.build import SetupOptions, clone_url
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     session.cloud(settings.site).read_ahead(session.background)  # the plan's reads, while the repo is read
     with open_repository(options.source) as checkout:
         progress(f"reading {checkout.source}" + (f" @ {checkout.commit[:10]}" if checkout.commit else ""))
-        analysis = analyze(checkout.path)
+        analysis = session.analyze(checkout)
         repo = RepoInfo(checkout.source, checkout.commit, _repo_name(checkout.source, checkout.path.name))
         url = clone_url(checkout.source, checkout.path, checkout.is_remote) if options.setup.enabled else None
     plan = make_plan(session, run_id, repo, analysis, options.pins, decided=report["decisions"])
@@ -118,9 +118,10 @@ def _run(session: Session, options: RunOptions, run_id: str, report: dict[str, A
     identity = session.cloud(site).token_issue()  # the project id: `status` and `destroy` check it later
     name = options.name or f"prov-{_slug(plan.repo.name)}-{plan.run_id}"
     session.store.new_run(run_id, source=repo.source, commit_sha=repo.commit, site=site, mode="provision",
-                          name=name, auth_url=settings.credentials_for(site).get("OS_AUTH_URL"),
+                          name=name, auth_url=settings.auth_url_for(site),
                           project_id=str(identity.get("project_id") or "") or None, region=site)
-    session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end)
+    session.store.update_run(run_id, plan_json=json.dumps(document(plan, "plan", {})), lease_end=plan.lease.end,
+                             os_cloud=settings.credentials_for(site).get("OS_CLOUD"))
     outcome = Outcome()
     spec = CreateSpec(run_id=run_id, site=site, name=name, resource_properties=tuple(plan.node.resource_properties),
                       image_id=plan.image.image.id, lease=plan.lease, reserve_address=plan.address.action == "reserve",

@@ -13,8 +13,9 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,10 +33,18 @@ from chameleon_provision.state.store import StateStore
 if TYPE_CHECKING:
     from chameleon_provision.ai_client import AIClient
     from chameleon_provision.cloud.resource_discovery import DiscoveryClient
+    from chameleon_provision.decisions.availability import Availability, SiteHosts
+    from chameleon_provision.repo_analyzer import Analysis, RepoCheckout
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 RunnerFactory = Callable[[Mapping[str, str], float], OpenStackRunner]
+# Told which free host a run counts on, for its lease window (a batch keeps other runs off it).
+Promise = Callable[["Availability", datetime, datetime], None]
+
+
+def promise_nothing(_found: Availability, _start: datetime, _end: datetime) -> None:
+    return None
 
 
 def subprocess_runner(credentials: Mapping[str, str], timeout: float) -> OpenStackRunner:
@@ -137,8 +146,9 @@ class Session:
     def reachable_sites(self) -> list[str]:
         """Sites this identity can use: an application credential is bound to its own site only."""
         s = self.settings
-        if "applicationcredential" in s.credentials.get("OS_AUTH_TYPE", ""):
-            return [s.site]
+        auth_type = s.credentials.get("OS_AUTH_TYPE", "") or (s.profile.auth_type if s.profile else "")
+        if "applicationcredential" in auth_type:  # unless a clouds.yaml profile of the same file serves another
+            return [s.site, *[site for site in (s.profile.siblings if s.profile else {}) if site != s.site]]
         return [s.site, *[site for site in s.site_auth_urls if site != s.site]]
 
     def prefetch_nodes(self, sites: Sequence[str]) -> None:
@@ -162,6 +172,23 @@ class Session:
                                              functools.partial(self.discovery.node_records, site))
             out.extend(parse_node(r, site) for r in records)
         return out
+
+    def analyze(self, checkout: RepoCheckout) -> Analysis:
+        """The repository's analysis (a batch reads a repository that several rows name once)."""
+        from chameleon_provision.repo_analyzer import analyze
+
+        return analyze(checkout.path)
+
+    def site_hosts(self, site: str, nodes: Sequence[NodeRecord]) -> SiteHosts:
+        """The site's Blazar hosts and allocations (a batch reads them once and adds its own promises)."""
+        from chameleon_provision.decisions.availability import load_site_hosts
+
+        return load_site_hosts(self.cloud(site), nodes)
+
+    @contextmanager
+    def capacity(self) -> Iterator[Promise]:
+        """Held while a run looks for a free host; a real batch holds its ledger here (one run at a time)."""
+        yield promise_nothing
 
     def stats(self) -> dict[str, float | int]:
         runners = list(self._runners.values())

@@ -57,6 +57,9 @@ _CLOUD_ENDPOINTS = ("CHAMELEON_API_URL", "CHI_RESOURCE_API_URL", "PROVISION_SITE
 def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = False,
                  environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Iterator[Session]:
     """A Session for one command; with twin=True a private twin runs in this process for its duration."""
+    from chameleon_provision.profiles import chosen
+
+    flags = {**flags, "os_cloud": flags.get("os_cloud") or chosen.get()}
     streams = Streams(verbosity=verbosity)
     setup_logging(verbosity, streams.err)
     env = dict(os.environ if environ is None else environ)
@@ -78,7 +81,7 @@ def open_session(flags: Mapping[str, Any], *, verbosity: int = 0, twin: bool = F
         env.update({"PROVISION_SSH_TIMEOUT": "0", "PROVISION_POLL_SECONDS": "0.5"})
         files = [EnvFile(f.path, {k: v for k, v in f.usable().items()
                                   if not k.startswith("OS_") and k not in _CLOUD_ENDPOINTS}) for f in files]
-        settings = load_settings(flags, env, files)
+        settings = load_settings({**flags, "os_cloud": None}, env, files)  # the twin is the cloud, not a profile
         streams.progress(f"twin: CHI@UC, CHI@TACC and CHI@NCAR at {server.base_url} (in this process)")
         _describe(streams, settings)
         with Session(settings, streams) as session:

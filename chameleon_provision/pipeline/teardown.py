@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -151,12 +152,15 @@ def cleanup_on_failure(session: Session, run_id: str, keep: bool, report: dict[s
 
     `report` receives `removed` and `left`, for the error's `--json` document.
     """
+    # Signals reach the main thread only; a batch runs each run in a worker and interrupts it from there.
+    in_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
+    if in_main:
+        signal.signal(signal.SIGTERM, on_term)
     try:
         yield
     except (Exception, KeyboardInterrupt) as exc:
@@ -170,7 +174,8 @@ def cleanup_on_failure(session: Session, run_id: str, keep: bool, report: dict[s
             raise Interrupted("interrupted; " + _leftovers(session, run_id)) from None
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _clean(session: Session, run_id: str, keep: bool) -> TeardownResult | None:

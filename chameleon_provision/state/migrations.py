@@ -41,6 +41,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "ALTER TABLE runs ADD COLUMN setup_json TEXT",
     ),
+    # 4: the clouds.yaml profile (OS_CLOUD) a run was made with, so `status` and `destroy` use it again
+    (
+        "ALTER TABLE runs ADD COLUMN os_cloud TEXT",
+    ),
 )
 LATEST = len(MIGRATIONS)
 

@@ -48,6 +48,7 @@ class RunRecord:
     project_id: str | None = None
     region: str | None = None
     setup: dict[str, Any] | None = None  # the node's setup as last followed (setup.follow.SetupOutcome)
+    os_cloud: str | None = None  # the clouds.yaml profile it was made with (a name, never a secret)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class StateStore:
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         allowed = {"status", "lease_end", "ssh_command", "plan_json", "site", "commit_sha",
-                   "name", "auth_url", "project_id", "region", "setup_json"}
+                   "name", "auth_url", "project_id", "region", "setup_json", "os_cloud"}
         if not fields.keys() <= allowed:
             raise ValueError(f"unknown run fields {set(fields) - allowed}")
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -187,7 +188,8 @@ def _run(row: sqlite3.Row) -> RunRecord:
                      commit_sha=row["commit_sha"], site=row["site"], mode=row["mode"], status=row["status"],
                      lease_end=row["lease_end"], ssh_command=row["ssh_command"], name=row["name"],
                      auth_url=row["auth_url"], project_id=row["project_id"], region=row["region"],
-                     setup=json.loads(row["setup_json"]) if row["setup_json"] else None)
+                     setup=json.loads(row["setup_json"]) if row["setup_json"] else None,
+                     os_cloud=row["os_cloud"])
 
 
 def _resource(row: sqlite3.Row) -> ResourceRecord:

@@ -1,0 +1,1 @@
+"""`provision batch`: many repositories in one invocation, sharing each site's session and catalogs."""
