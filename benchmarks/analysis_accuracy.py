@@ -8,7 +8,9 @@ class lies within [node_class, full_scale_node_class] with the right GPU vendor,
 its architecture and stack (CUDA/ROCm/plain) fit the node, the stated GPU memory floor, the special
 hardware (FPGA, CPU architecture, local NVMe, RDMA, compute capability), and the analysis time. Every
 miss is then listed with the evidence the analysis used, and the last lines count what was right.
-No AI is involved. The node catalog comes from the digital twin's inventory when it exists, else from
+Then the special-hardware fixtures (tests/fixtures/repos/hw_*): FPGA, ARM64, NVMe, InfiniBand, NVDIMM
+and GPU-generation repositories must land on hardware that has it, and a need no site meets must be
+refused. No AI is involved. The node catalog comes from the digital twin's inventory when it exists, else from
 the reference-repository samples in ../shared, else from the hand-built catalog in tests/catalog.py.
 """
 
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,6 +33,9 @@ from catalog import images  # noqa: E402
 from catalog import nodes as hand_nodes  # noqa: E402
 from corpus_eval import Verdict, corpus_repos, evaluate  # noqa: E402
 
+from chameleon_provision.decisions.hardware_rules import rules_choice  # noqa: E402
+from chameleon_provision.decisions.image_rules import rules_image  # noqa: E402
+from chameleon_provision.errors import NoMatchError  # noqa: E402
 from chameleon_provision.models import ImageRecord, NodeRecord  # noqa: E402
 from chameleon_provision.repo_analyzer import analyze  # noqa: E402
 
@@ -107,9 +113,42 @@ def main(argv: list[str] | None = None) -> int:
     _print_heavier(verdicts)
     total = sum(v.seconds for v in verdicts)
     print(f"\nanalysis time: {total * 1000:.1f} ms total, {total * 1000 / len(verdicts):.1f} ms per repository")
+    fixtures_right = special_fixtures(catalog, args.site)
     if not args.no_scale:
         scale_timing()
-    return _summary(verdicts)
+    return max(_summary(verdicts), 0 if fixtures_right else 1)
+
+
+# fixture -> (what it needs, the check the chosen node and image must pass; None = must be refused)
+SPECIAL: dict[str, tuple[str, Any]] = {
+    "hw_vitis": ("Xilinx FPGA", lambda n, i: n.fpga.startswith("Xilinx")),
+    "hw_arm_neon": ("aarch64", lambda n, i: n.arch == "aarch64" and "ARM64" in i.name),
+    "hw_spdk": ("2 spare NVMe", lambda n, i: n.nvme_spare >= 2),
+    "hw_rdma": ("InfiniBand", lambda n, i: n.infiniband),
+    "hw_cc80": ("compute capability 8.0", lambda n, i: (n.gpu_compute_capability or 0) >= 8.0 and "CUDA" in i.name),
+    "hw_pmem_1tb": ("NVDIMM, 1 TB", lambda n, i: n.nvdimm and n.ram_gb >= 1000),
+    "hw_blackwell": ("compute capability 10.0", None),
+}
+
+
+def special_fixtures(catalog: list[NodeRecord], site: str) -> bool:
+    print(f"\n{'special-hardware fixture':26} {'needs':24} {'chosen node':36} {'image':22} result")
+    good = 0
+    for name, (need, check) in SPECIAL.items():
+        req = analyze(ROOT / "tests" / "fixtures" / "repos" / name).requirements
+        try:
+            node = rules_choice(req, catalog, preferred_site=site).hardware
+        except NoMatchError as exc:
+            ok = check is None
+            print(f"{name:26} {need:24} {'(refused)':36} {'':22} {'ok' if ok else 'WRONG'}: {str(exc)[:60]}")
+            good += ok
+            continue
+        image = rules_image(req, node, load_images(node.site))
+        ok = check is not None and bool(check(node, image))
+        good += ok
+        print(f"{name:26} {need:24} {node.node_type + '@' + node.site:36} {image.name:22} {'ok' if ok else 'WRONG'}")
+    print(f"{good}/{len(SPECIAL)} special-hardware fixtures on hardware that has it (or refused when none has)")
+    return good == len(SPECIAL)
 
 
 def _mark(ok: bool | None) -> str:

@@ -117,7 +117,7 @@ class NoCapacityError(ProvisionError):
 
 
 class NoMatchError(ProvisionError):
-    """Nothing in the catalog meets the requirements (no such hardware or image anywhere)."""
+    """An infeasible request: nothing in the catalog meets the requirements (no such hardware or image anywhere)."""
 
     exit_code = ExitCode.NO_MATCH
 

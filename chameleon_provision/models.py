@@ -46,6 +46,14 @@ class Requirements:
     rocm: str | None = None
     frameworks: tuple[str, ...] = ()
     estimated_runtime_hours: float | None = None
+    # Special hardware (docs/analysis.md, "Special hardware"): an FPGA vendor (xilinx | intel | any) and
+    # board model ("U280"), NVMe devices the workload needs besides the system disk, RDMA (InfiniBand)
+    # and persistent memory (NVDIMM).
+    fpga: str | None = None
+    fpga_model: str | None = None
+    local_nvme: int = 0
+    rdma: bool = False
+    persistent_memory: bool = False
     evidence: tuple[Evidence, ...] = ()
     confidence: float = 0.5
     decided_by: DecidedBy = "rules"
@@ -75,7 +83,12 @@ class NodeRecord:
     gpu_count: int
     gpu_memory_gb: int  # per GPU, 0 without a GPU
     disk_gb: int = 0
-    infiniband: bool = False
+    infiniband: bool = False  # an InfiniBand adapter, so RDMA verbs work
+    fpga: str = ""  # "Xilinx Alveo U280", "" without an FPGA board
+    nvme_count: int = 0  # NVMe devices
+    nvme_spare: int = 0  # NVMe devices besides the one the OS boots from
+    nvdimm: bool = False  # persistent memory (Chameleon's compute_nvdimm type)
+    gpu_compute_capability: float | None = None  # NVIDIA only
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ pytestmark = pytest.mark.e2e
 GPU_REPO = str(Path(__file__).resolve().parents[1] / "examples" / "pytorch-gpu-24gb")
 
 REQUIREMENTS = {
-    "gpu": {"required": "yes", "count": 1, "min_memory_gb": 24, "vendor": "nvidia"},
+    "gpu": {"required": "yes", "count": 1, "min_memory_gb": 24, "vendor": "nvidia", "min_compute_capability": None},
     "cpu_cores": None, "ram_gb": None, "arch": "x86_64", "os": None, "cuda": "12.1",
     "frameworks": ["pytorch"], "estimated_runtime_hours": 6,
+    "fpga": None, "fpga_model": None, "local_nvme": 0, "rdma": False, "persistent_memory": False,
     "evidence": [{"file": "README.md", "line": 7,
                   "text": "Training needs an NVIDIA GPU with at least 24 GB of memory"}],
     "reason": "README states a 24 GB NVIDIA GPU",

@@ -22,9 +22,11 @@ def conda() -> Analysis:
 
 def answer(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "gpu": {"required": "yes", "count": 1, "min_memory_gb": 10, "vendor": "nvidia"},
+        "gpu": {"required": "yes", "count": 1, "min_memory_gb": 10, "vendor": "nvidia",
+                "min_compute_capability": None},
         "cpu_cores": None, "ram_gb": None, "arch": "x86_64", "os": None, "cuda": "11.3",
         "frameworks": ["pytorch"], "estimated_runtime_hours": 2,
+        "fpga": None, "fpga_model": None, "local_nvme": 0, "rdma": False, "persistent_memory": False,
         "evidence": [{"file": "environment.yaml", "line": 7, "text": "- cudatoolkit=11.3"},
                      {"file": "README.md", "line": 3, "text": "runs on a GPU with at least 10GB VRAM"}],
         "reason": "cudatoolkit pin and a 10 GB VRAM statement",
@@ -47,7 +49,8 @@ def test_schema_is_strict_output_ready() -> None:
     for obj in [schema, *schema["$defs"].values()]:
         assert obj["additionalProperties"] is False
         assert set(obj["required"]) == set(obj["properties"])
-    assert set(schema["$defs"]["GpuAnswer"]["required"]) == {"required", "count", "min_memory_gb", "vendor"}
+    assert set(schema["$defs"]["GpuAnswer"]["required"]) == {"required", "count", "min_memory_gb", "vendor",
+                                                             "min_compute_capability"}
     assert set(schema["$defs"]["EvidenceAnswer"]["required"]) == {"file", "line", "text"}
 
 
@@ -122,3 +125,45 @@ def test_answer_not_mutated(conda: Analysis) -> None:
     kept = copy.deepcopy(original)
     check(original, conda)
     assert original == kept
+
+
+def cpu_answer(evidence: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+    return answer(gpu_required="no", gpu_count=0, gpu_min_memory_gb=None, gpu_vendor="none", cuda=None,
+                  frameworks=[], evidence=evidence, **overrides)
+
+
+def test_hardware_fields_pass_through_when_the_facts_show_them() -> None:
+    vitis = analyze(FIXTURES / "hw_vitis")
+    ev = [{"file": "Makefile", "line": 9, "text": "v++ -c -t $(TARGET) --platform $(PLATFORM) -k vadd -o $@ $<"}]
+    req = check(cpu_answer(ev, fpga="xilinx", fpga_model="u280"), vitis)
+    assert (req.fpga, req.fpga_model, req.decided_by) == ("xilinx", "U280", "ai")
+
+
+@pytest.mark.parametrize(("repo", "change", "message"), [
+    ("hw_vitis", {}, r"fpga None contradicts Makefile:\d+"),
+    ("hw_vitis", {"fpga": "intel"}, "contradicts the toolchain found, which is xilinx"),
+    ("hw_vitis", {"fpga": "xilinx", "fpga_model": "U250"}, "fpga_model 'U250' is not named by any scanned file"),
+    ("hw_spdk", {"local_nvme": 1}, r"local_nvme 1 contradicts"),
+    ("hw_rdma", {}, r"rdma False contradicts (CMakeLists\.txt:3|pingpong\.c:1)"),
+    ("hw_arm_neon", {}, r"arch 'x86_64' contradicts src/dot\.c:2 .*which needs aarch64"),
+    ("cpu_pandas", {"rdma": True}, "rdma is set but no scanned file shows that need"),
+    ("cpu_pandas", {"arch": "aarch64"}, "arch 'aarch64' is set but no scanned file"),
+    ("cpu_pandas", {"persistent_memory": True}, "persistent_memory is set but"),
+])
+def test_special_hardware_must_rest_on_the_facts(repo: str, change: dict[str, Any], message: str) -> None:
+    analysis = analyze(FIXTURES / repo)
+    rel = sorted(analysis.texts)[0]
+    ev = [{"file": rel, "line": 1, "text": analysis.texts[rel].splitlines()[0]}]
+    with pytest.raises(ValueError, match=message):
+        check(cpu_answer(ev, **change), analysis)
+
+
+def test_a_gpu_generation_floor_cannot_be_lowered_by_the_model() -> None:
+    analysis = analyze(FIXTURES / "hw_cc80")
+    ev = [{"file": "setup.py", "line": 5, "text": 'os.environ["TORCH_CUDA_ARCH_LIST"] = "8.0 8.6 9.0"'}]
+    with pytest.raises(ValueError, match=r"gpu.min_compute_capability 7.0 is below 8"):
+        check(answer(cuda=None, gpu_min_compute_capability=7.0, gpu_min_memory_gb=None, evidence=ev), analysis)
+    req = check(answer(cuda=None, gpu_min_compute_capability=None, gpu_min_memory_gb=None, evidence=ev)
+                | {"gpu": {"required": "yes", "count": 1, "min_memory_gb": None, "vendor": "nvidia",
+                           "min_compute_capability": 8.0}}, analysis)
+    assert req.gpu.min_compute_capability == 8.0

@@ -209,3 +209,96 @@ def test_optional_gpu_path_beyond_every_node_is_infeasible_not_a_cpu_plan() -> N
     need = Requirements(gpu=GpuNeed("optional", 8, None, "nvidia", min_total_memory_gb=740))
     with pytest.raises(NoMatchError, match="infeasible request"):
         rules_choice(need, CATALOG, preferred_site=UC)
+
+
+# --- special hardware, against the twin's inventory (Chameleon's real node records) -----------------------
+
+def twin_nodes() -> list:
+    from chameleon_provision.cloud.resource_discovery import parse_node
+    from chameleon_twin import inventory
+
+    return [parse_node(r, site) for site, uid in inventory.SITES.items() for r in inventory.node_records(uid)]
+
+
+TWIN = twin_nodes()
+
+
+def test_an_fpga_on_two_nodes_of_a_general_type_is_reserved_by_node_name() -> None:
+    ranked = rank_candidates(req(fpga="xilinx"), TWIN, preferred_site=UC)
+    assert [(c.node_type, c.hardware.fpga) for c in ranked] == [
+        ("compute_cascadelake_r", "Xilinx Alveo U280"), ("compute_cascadelake_r", "Xilinx Alveo U280 Golden Image")]
+    first = ranked[0]
+    assert first.resource_properties[:2] == ("==", "$node_name") and len(first.node_names) == 1
+    assert resource_properties_valid(list(first.resource_properties), TWIN, UC) is None
+    altera = rules_choice(req(fpga="intel"), TWIN, UC)
+    assert (altera.node_type, altera.resource_properties) == ("fpga", ("==", "$node_type", "fpga"))
+
+
+def test_the_board_a_repository_names_is_preferred_and_another_board_of_its_vendor_accepted() -> None:
+    ranked = rank_candidates(req(fpga="xilinx", fpga_model="U250"), TWIN, preferred_site=UC)
+    assert ranked[0].hardware.fpga == "Xilinx Alveo U280"
+    assert "targets a U250: rebuild its kernels for the Xilinx Alveo U280" in ranked[0].reason
+    golden = rank_candidates(req(fpga="xilinx", fpga_model="U280"), TWIN, preferred_site=UC)
+    assert [c.hardware.fpga for c in golden][-1] == "Xilinx Alveo U280 Golden Image"
+    assert "rebuild" not in golden[0].reason
+
+
+def test_a_cpu_workload_keeps_its_node_type_filter_on_types_with_fpga_boards() -> None:
+    c = rank_candidates(req(cpu_cores=96), [n for n in TWIN if n.node_type == "compute_cascadelake_r"])[0]
+    assert c.resource_properties == ("==", "$node_type", "compute_cascadelake_r")
+
+
+def test_spare_nvme_devices_exclude_the_system_disk() -> None:
+    c = rules_choice(req(local_nvme=2), TWIN, UC)
+    assert (c.node_type, c.hardware.nvme_spare) == ("storage_nvme", 2)
+    assert all(n.nvme_spare >= 2 for n in TWIN if n.node_name in c.node_names)
+    # storage_nvme mixes 0, 2 and 4 spare devices: a filter on the type could hand out the wrong one
+    assert c.resource_properties[1] == "$node_name"
+    assert rules_choice(req(local_nvme=4), TWIN, UC).hardware.nvme_spare == 4
+    arm = next(n for n in TWIN if n.node_type == "compute_arm64")
+    assert adequate(req(local_nvme=1, arch="aarch64"), arm) == "0 spare NVMe device(s), the workload needs 1"
+
+
+def test_rdma_needs_an_infiniband_node_and_never_the_one_storage_nvme_host_without_it() -> None:
+    c = rules_choice(req(rdma=True), TWIN, UC)
+    assert c.hardware.infiniband and c.node_type == "storage_nvme"
+    assert all(n.infiniband for n in TWIN if n.node_name in c.node_names)
+    tacc = rules_choice(req(rdma=True), TWIN, TACC)
+    assert tacc.node_type == "compute_haswell_ib"
+
+
+def test_arm_gets_an_arm_node_and_nvdimm_the_nvdimm_type() -> None:
+    assert rules_choice(req(arch="aarch64"), TWIN, UC).hardware.arch == "aarch64"
+    assert rules_choice(req(persistent_memory=True, ram_gb=1024), TWIN, UC).node_type == "compute_nvdimm"
+
+
+@pytest.mark.parametrize(("need", "too_old"), [
+    (req("yes", 1, None, "nvidia", 8.0), ("RTX 6000", "V100", "P100", "K80", "M40")),
+    (req("yes", 4, 16, "nvidia", 8.0), ("RTX 6000", "V100", "P100", "K80", "M40")),
+    # CUDA 13 dropped Maxwell, Pascal and Volta: a CUDA 13 pin alone is a 7.5 floor
+    (req("yes", 1, None, "nvidia", cuda="13.0"), ("V100", "P100", "K80", "M40")),
+])
+def test_a_compute_capability_floor_is_never_met_by_older_gpus(need, too_old) -> None:
+    ranked = rank_candidates(need, TWIN, preferred_site=UC)
+    assert ranked
+    assert not any(old in c.hardware.gpu_model for c in ranked for old in too_old)
+    assert adequate(need, one_twin("gpu_v100")).endswith("is older than compute capability "
+                                                          f"{need.gpu.min_compute_capability or 7.5:.1f}")
+
+
+def one_twin(node_type: str):
+    return next(n for n in TWIN if n.node_type == node_type)
+
+
+def test_needs_no_site_meets_say_what_was_looked_for_and_where() -> None:
+    cases = {
+        "no aarch64 node with a Xilinx FPGA at CHI@NCAR, CHI@TACC or CHI@UC": req(fpga="xilinx", arch="aarch64"),
+        "no aarch64 node with an InfiniBand adapter (RDMA) at": req(arch="aarch64", rdma=True),
+        "no node with an NVIDIA GPU of compute capability >= 10.0 at": req("yes", 1, None, "nvidia", 10.0),
+        "no x86_64 node with 6+ spare NVMe device(s) at": req(local_nvme=6),
+    }
+    for message, need in cases.items():
+        with pytest.raises(NoMatchError) as info:
+            rules_choice(need, TWIN, UC)
+        assert message in str(info.value) and "looked for" in str(info.value)
+        assert info.value.exit_code == 11

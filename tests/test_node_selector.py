@@ -159,3 +159,41 @@ def test_untrustworthy_filters_are_named(props: Any, problem: str) -> None:
 def test_single_equals_and_real_hosts_are_accepted() -> None:
     assert resource_properties_valid(["=", "$node_type", "gpu_rtx_6000"], CATALOG, UC) is None
     assert resource_properties_valid(V100_SXM2, CATALOG, UC) is None
+
+
+# --- special hardware: the AI may only name nodes that have it -----------------------------------------
+
+def _twin() -> list[Any]:
+    from chameleon_provision.cloud.resource_discovery import parse_node
+    from chameleon_twin import inventory
+
+    return [parse_node(r, site) for site, uid in inventory.SITES.items() for r in inventory.node_records(uid)]
+
+
+TWIN = _twin()
+XILINX = Requirements(fpga="xilinx")
+XILINX_CANDIDATES = rank_candidates(XILINX, TWIN, preferred_site=UC)
+
+
+def test_ai_sees_the_special_hardware_of_each_candidate() -> None:
+    ai = StubAI(note="x")
+    choose_node(ai, XILINX, XILINX_CANDIDATES, TWIN, UC)
+    rows = ai.data["candidates"]
+    assert rows[0]["fpga"] == "Xilinx Alveo U280" and {"spare_nvme", "infiniband", "nvdimm"} <= set(rows[0])
+
+
+def test_ai_naming_the_fpga_node_is_accepted_and_a_plain_node_of_its_type_is_not() -> None:
+    u280 = XILINX_CANDIDATES[0].node_names[0]
+    choice, _ = choose_node(StubAI(answer("compute_cascadelake_r", ["==", "$node_name", u280])), XILINX,
+                            XILINX_CANDIDATES, TWIN, UC)
+    assert choice.decided_by == "ai" and choice.hardware.fpga == "Xilinx Alveo U280"
+    plain = next(n.node_name for n in TWIN if n.site == UC and n.node_type == "compute_cascadelake_r" and not n.fpga)
+    for props in (["==", "$node_name", plain], ["==", "$node_type", "compute_cascadelake_r"]):
+        with pytest.raises(ValueError, match="node_names"):
+            choose_node(StubAI(answer("compute_cascadelake_r", props)), XILINX, XILINX_CANDIDATES, TWIN, UC)
+
+
+def test_no_candidate_for_a_special_need_names_what_was_looked_for() -> None:
+    need = Requirements(fpga="intel", arch="aarch64")
+    with pytest.raises(NoMatchError, match=r"no aarch64 node with an Intel \(Altera\) FPGA at CHI@NCAR, CHI@TACC"):
+        choose_node(StubAI(), need, [], TWIN, UC)

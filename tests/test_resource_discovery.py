@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -104,3 +105,45 @@ def test_busy_hosts_and_next_free() -> None:
     assert busy_host_ids(allocs, datetime(2026, 11, 22, 21), datetime(2026, 11, 23)) == {"2"}
     assert next_free(allocs, ["1"], start) == datetime(2026, 11, 22, 20)
     assert next_free(allocs, ["1", "9"], start) == start
+
+
+def _collection(shared_dir: Path, site: str) -> list[dict]:
+    path = shared_dir / "chameleon-samples" / f"refapi_nodes_{site}_collection.json"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not present")
+    return json.loads(path.read_text())["items"]
+
+
+def test_special_hardware_from_real_uc_records(shared_dir: Path) -> None:
+    nodes = [parse_node(r, "CHI@UC") for r in _collection(shared_dir, "uc")]
+    fpgas = sorted((n.node_type, n.fpga) for n in nodes if n.fpga)
+    assert fpgas == [("compute_cascadelake_r", "Xilinx Alveo U280"),
+                     ("compute_cascadelake_r", "Xilinx Alveo U280 Golden Image"), ("fpga", "Altera Arria 10 GX 1150")]
+    nvme = {n.node_name: (n.nvme_count, n.nvme_spare, n.infiniband) for n in nodes if n.node_type == "storage_nvme"}
+    assert nvme["P3-SSD-006"] == (5, 4, True)  # four data drives beside the system NVMe
+    assert nvme["P3-SSD-001"] == (3, 2, False)  # the one storage_nvme host without an InfiniBand adapter
+    assert nvme["P3-SSD-007"] == (1, 0, True)
+    assert {n.node_type for n in nodes if n.nvdimm} == {"compute_nvdimm"}
+    rtx = next(n for n in nodes if n.node_type == "gpu_rtx_6000")
+    assert rtx.gpu_compute_capability == 7.5
+
+
+def test_special_hardware_from_real_tacc_records(shared_dir: Path) -> None:
+    nodes = [parse_node(r, "CHI@TACC") for r in _collection(shared_dir, "tacc")]
+    by_type = {n.node_type: n for n in nodes}
+    assert by_type["compute_arm64"].arch == "aarch64" and by_type["compute_arm64"].nvme_spare == 0
+    assert by_type["compute_liqid"].nvme_spare == 2  # two NVMe beside a SAS system disk
+    assert by_type["gpu_h100"].nvme_spare == 1  # the BOSS card holds the OS
+    assert by_type["compute_haswell_ib"].infiniband  # named for its fabric; the record has no IB adapter
+    assert by_type["gpu_h100"].gpu_compute_capability == 9.0 and by_type["gpu_mi100"].gpu_compute_capability is None
+
+
+def test_the_twin_serves_the_same_special_hardware_as_the_real_records(shared_dir: Path) -> None:
+    from chameleon_twin import inventory
+
+    for site, uid in (("CHI@UC", "uc"), ("CHI@TACC", "tacc")):
+        real = Counter((n.node_type, n.fpga, n.nvme_spare, n.infiniband, n.nvdimm, n.arch)
+                       for n in (parse_node(r, site) for r in _collection(shared_dir, uid)))
+        twin = Counter((n.node_type, n.fpga, n.nvme_spare, n.infiniband, n.nvdimm, n.arch)
+                       for n in (parse_node(r, site) for r in inventory.node_records(uid)))
+        assert twin == real, site

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from chameleon_provision.decisions.gpu_models import gpu_memory_gb, normalise_vendor
+from chameleon_provision.decisions.gpu_models import compute_capability, gpu_memory_gb, normalise_vendor
 from chameleon_provision.errors import DiscoveryError
 from chameleon_provision.models import NodeRecord
 
@@ -38,6 +38,32 @@ def _gib(num_bytes: Any) -> int:
         return 0
 
 
+def _is_nvme(disk: Mapping[str, Any]) -> bool:
+    return disk.get("interface") == "PCIe" or str(disk.get("device") or "").startswith("nvme")
+
+
+def _nvme(disks: Sequence[Any]) -> tuple[int, int]:
+    """(NVMe devices, NVMe devices besides the system disk): with no SATA/SAS disk the OS sits on an NVMe."""
+    devices = [d for d in disks if isinstance(d, Mapping)]
+    nvme = sum(1 for d in devices if _is_nvme(d))
+    return nvme, nvme - 1 if nvme and nvme == len(devices) else nvme
+
+
+def _infiniband(record: Mapping[str, Any]) -> bool:
+    # The record's own flag or an InfiniBand adapter; TACC's compute_haswell_ib records carry neither, but
+    # Chameleon names the type for its InfiniBand fabric (reference/chameleon.md, node types).
+    adapters = record.get("network_adapters") or []
+    return (record.get("infiniband") is True or str(record.get("node_type", "")).endswith("_ib")
+            or any(isinstance(a, Mapping) and a.get("interface") == "InfiniBand" for a in adapters))
+
+
+def _fpga(record: Mapping[str, Any]) -> str:
+    fpga = record.get("fpga") or {}
+    if not isinstance(fpga, Mapping):
+        return ""
+    return " ".join(str(fpga[k]) for k in ("board_vendor", "board_model") if fpga.get(k))
+
+
 def parse_node(record: Mapping[str, Any], site: str) -> NodeRecord:
     """Reduce a raw node record to the facts decisions use; tolerant of the fields some nodes lack."""
     arch = record.get("architecture") or {}
@@ -48,6 +74,7 @@ def parse_node(record: Mapping[str, Any], site: str) -> NodeRecord:
     has_gpu = bool(gpu.get("gpu"))
     model = str(gpu.get("gpu_model") or "") if has_gpu else ""
     disks = record.get("storage_devices") or []
+    nvme, spare = _nvme(disks)
     cpu_model = str(cpu.get("model") or "")
     if cpu_model in ("", "Intel Xeon") and cpu.get("other_description"):
         cpu_model = str(cpu["other_description"])
@@ -65,7 +92,13 @@ def parse_node(record: Mapping[str, Any], site: str) -> NodeRecord:
         gpu_count=int(gpu.get("gpu_count") or (1 if has_gpu else 0)),
         gpu_memory_gb=gpu_memory_gb(model) if has_gpu else 0,
         disk_gb=round(int((disks[0] or {}).get("size") or 0) / 1e9) if disks else 0,
-        infiniband=bool(record.get("infiniband")),
+        infiniband=_infiniband(record),
+        fpga=_fpga(record),
+        nvme_count=nvme,
+        nvme_spare=spare,
+        nvdimm="nvdimm" in str(record.get("node_type", "")),  # the records state no NVDIMM field; the type does
+        gpu_compute_capability=compute_capability(model) if has_gpu and "nvidia" in str(
+            gpu.get("gpu_vendor") or "nvidia").lower() else None,
     )
 
 

@@ -36,8 +36,13 @@ def render_analysis(console: Console, doc: dict[str, Any]) -> None:
     gpu = req["gpu"]
     console.print(f"[bold]{escape(doc['repo']['source'])}[/bold] \\[{req['decided_by']}] {escape(req['reason'])}")
     total = f", total >= {gpu['min_total_memory_gb']:g} GB" if gpu.get("min_total_memory_gb") else ""
+    cc = f", compute capability >= {gpu['min_compute_capability']:g}" if gpu.get("min_compute_capability") else ""
     console.print(f"  GPU: {gpu['required']} (vendor {gpu['vendor']}, count {gpu['count']}, "
-                  f"min memory {gpu['min_memory_gb'] or '-'} GB{total})")
+                  f"min memory {gpu['min_memory_gb'] or '-'} GB{total}{cc})")
+    fpga = " ".join(str(x) for x in (req.get("fpga"), req.get("fpga_model")) if x)
+    nvdimm = "yes" if req.get("persistent_memory") else "-"
+    console.print(escape(f"  FPGA: {fpga or '-'}  spare NVMe: {req.get('local_nvme') or '-'}  "
+                         f"RDMA: {'yes' if req.get('rdma') else '-'}  NVDIMM: {nvdimm}"))
     console.print(escape(f"  CPU cores: {req['cpu_cores'] or '-'}  RAM: {req['ram_gb'] or '-'} GB  "
                          f"arch: {req['arch']}  OS: {req['os'] or '-'}  CUDA: {req['cuda'] or '-'}"))
     console.print(f"  frameworks: {escape(', '.join(req['frameworks'])) or '-'}")

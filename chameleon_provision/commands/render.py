@@ -34,6 +34,12 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
     need = "no GPU" if gpu["required"] == "no" else (
         f"GPU {gpu['required']}: {gpu['count']}x {gpu['vendor']}"
         + (f" ≥{gpu['min_memory_gb']:g} GB" if gpu["min_memory_gb"] else ""))
+    special = [f"{req.get('fpga')} {req.get('fpga_model') or ''} FPGA".replace(" None", "") if req.get("fpga") else "",
+               "aarch64" if req.get("arch") == "aarch64" else "",
+               f"{req['local_nvme']} spare NVMe" if req.get("local_nvme") else "", "RDMA" if req.get("rdma") else "",
+               "NVDIMM" if req.get("persistent_memory") else "",
+               f"compute capability ≥{gpu['min_compute_capability']:g}" if gpu.get("min_compute_capability") else ""]
+    need += "".join(f", {s.replace('  ', ' ')}" for s in special if s)
     row("needs", f"{need}; frameworks: {', '.join(req['frameworks']) or '-'} [{req['decided_by']}]")
     gpu_hw = f", {hw['gpu_count']}x {hw['gpu_model']} ({hw['gpu_memory_gb']} GB)" if hw["gpu_count"] else ""
     row("node", f"{res['node_type']} at {res['site']} ({hw['arch']}, {hw['cpu_threads']} threads, "

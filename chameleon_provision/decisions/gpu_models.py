@@ -1,7 +1,8 @@
-"""GPU facts the discovery API leaves out: memory per GPU and a normalised vendor.
+"""GPU facts the discovery API leaves out: memory per GPU, architecture, compute capability, vendor.
 
 Chameleon's node records name GPUs by their PCI strings ("GA100 [A100 PCIe 80GB]"); memory is
-stated in some strings and not in others, so the rest comes from the vendors' data sheets.
+stated in some strings and not in others, so the rest comes from the vendors' data sheets. This is
+the one table of GPU generations: node choice, resource discovery and the docs read it from here.
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ _KNOWN_MEMORY_GB: tuple[tuple[str, int], ...] = (
     ("A40", 48),
     ("L40", 48),
 )
+
+# Substring of the PCI model name -> (NVIDIA architecture, CUDA compute capability).
+# Source: NVIDIA's "CUDA GPUs - Compute Capability" list (developer.nvidia.com/cuda-gpus). More specific
+# names first: "A100" before "A10", "L40" before "L4", "P40" before "P4".
+_NVIDIA_CC: tuple[tuple[str, str, float], ...] = (
+    ("H200", "Hopper", 9.0), ("H100", "Hopper", 9.0), ("L40", "Ada Lovelace", 8.9), ("L4", "Ada Lovelace", 8.9),
+    ("A100", "Ampere", 8.0), ("A30", "Ampere", 8.0), ("A40", "Ampere", 8.6), ("A10", "Ampere", 8.6),
+    ("RTX 6000", "Turing", 7.5), ("RTX 8000", "Turing", 7.5), ("T4", "Turing", 7.5), ("V100", "Volta", 7.0),
+    ("P100", "Pascal", 6.0), ("P40", "Pascal", 6.1), ("M40", "Maxwell", 5.2), ("K80", "Kepler", 3.7),
+)
+# The oldest compute capability each CUDA toolkit still builds for (NVIDIA's CUDA release notes): CUDA 11
+# dropped sm_30, CUDA 12 dropped Kepler (sm_35/37), CUDA 13 dropped Maxwell, Pascal and Volta.
+_CUDA_FLOOR: tuple[tuple[int, float], ...] = ((13, 7.5), (12, 5.0), (11, 3.5))
 
 _STATED_GB = re.compile(r"(\d{2,3})\s*GB", re.IGNORECASE)
 
@@ -55,3 +69,28 @@ def normalise_vendor(vendor: str | None, model: str = "") -> str:
     if "intel" in text or "ponte vecchio" in text:
         return "intel"
     return "none"
+
+
+def _inner(model: str) -> str:
+    inner = re.search(r"\[([^\]]+)\]", model)
+    return (inner.group(1) if inner else model).lower()
+
+
+def compute_capability(model: str) -> float | None:
+    """CUDA compute capability of an NVIDIA PCI model name; None for other vendors and unknown models."""
+    name = _inner(model)
+    return next((cc for needle, _arch, cc in _NVIDIA_CC if needle.lower() in name), None) if name else None
+
+
+def gpu_architecture(model: str) -> str:
+    """NVIDIA architecture name (Ampere, Hopper, ...) of a PCI model name; "" when unknown."""
+    name = _inner(model)
+    return next((arch for needle, arch, _cc in _NVIDIA_CC if needle.lower() in name), "") if name else ""
+
+
+def cuda_min_capability(cuda: str | None) -> float | None:
+    """The oldest compute capability a CUDA version still supports (CUDA 12.1 -> 5.0); None if unknown."""
+    m = re.match(r"^\s*(\d+)", cuda or "")
+    if not m:
+        return None
+    return next((cc for major, cc in _CUDA_FLOOR if int(m.group(1)) >= major), None)

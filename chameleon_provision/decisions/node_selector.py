@@ -44,7 +44,9 @@ def _candidate_row(c: NodeCandidate) -> dict[str, Any]:
     return {"site": c.site, "node_type": c.node_type, "resource_properties": list(c.resource_properties),
             "hosts": c.hosts, "arch": hw.arch, "cpu_threads": hw.cpu_threads, "ram_gb": hw.ram_gb,
             "gpu_vendor": hw.gpu_vendor, "gpu_model": hw.gpu_model, "gpu_count": hw.gpu_count,
-            "gpu_memory_gb": hw.gpu_memory_gb} | ({"node_names": list(c.node_names[:20])} if c.node_names else {})
+            "gpu_memory_gb": hw.gpu_memory_gb, "gpu_compute_capability": hw.gpu_compute_capability,
+            "fpga": hw.fpga, "spare_nvme": hw.nvme_spare, "infiniband": hw.infiniband, "nvdimm": hw.nvdimm,
+            } | ({"node_names": list(c.node_names[:20])} if c.node_names else {})
 
 
 def to_choice(c: NodeCandidate, decided_by: DecidedBy, reason: str) -> NodeChoice:
@@ -90,6 +92,11 @@ def choose_node(ai: AIClient, req: Requirements, candidates: Sequence[NodeCandid
                 raise ValueError("resource_properties must select the candidate's hardware exactly as listed, or "
                                  "name one of its node_names with [\"==\", \"$node_name\", NAME]")
             match = exact or (named.with_node(props[2]) if named else match)
+        # the named node itself must meet every need (FPGA board, NVMe, InfiniBand, GPU generation, ...)
+        node = next((n for n in nodes if n.site == match.site and len(props) == 3 and props[1] == "$node_name"
+                     and n.node_name == props[2]), match.hardware)
+        if problem := adequate(req, node):
+            raise ValueError(f"{node.node_name or match.node_type} at {match.site} does not meet the need: {problem}")
         return match, answer.reason[:200]
 
     outcome = ai.decide("node_type", instructions=NODE_INSTRUCTIONS,

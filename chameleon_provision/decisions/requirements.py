@@ -23,7 +23,9 @@ from chameleon_provision.repo_analyzer.signals import category_of
 INSTRUCTIONS = (
     "Decide what hardware and OS this repository's MAIN documented workload needs, from the scanner's facts and "
     "the quoted excerpts. Cite evidence as file and line from the excerpts. Do not be swayed by sponsor lists, "
-    "badges, changelogs or vendored code; a CUDA build merely being possible is not a GPU requirement."
+    "badges, changelogs or vendored code; a CUDA build merely being possible is not a GPU requirement. "
+    "Special hardware (an FPGA, aarch64, spare NVMe devices, RDMA/InfiniBand, persistent memory, a GPU generation "
+    "floor) only when a file shows the main workload cannot run without it."
 )
 
 MAX_GPUS = 8
@@ -40,6 +42,9 @@ class GpuAnswer(Answer):
     min_memory_gb: float | None = Field(ge=0, le=MAX_GPU_MEMORY_GB,
                                         description="GB per GPU; null if not stated or implied")
     vendor: Literal["nvidia", "amd", "intel", "any", "none"]
+    min_compute_capability: float | None = Field(
+        ge=3.0, le=12.0, description="oldest NVIDIA compute capability the code runs on, e.g. 8.0 for "
+                                     "flash-attn 2 or -arch=sm_80; null if any generation works")
 
 
 class EvidenceAnswer(Answer):
@@ -59,6 +64,14 @@ class RequirementsAnswer(Answer):
     cuda: str | None = Field(description="e.g. 12.1, only if a file states it")
     frameworks: list[str] = Field(max_length=12)
     estimated_runtime_hours: float | None = Field(ge=0, le=MAX_RUNTIME_HOURS)
+    fpga: Literal["xilinx", "intel", "any"] | None = Field(
+        description="FPGA vendor the main workload runs on (Vitis/XRT/HLS = xilinx, aoc/oneAPI FPGA = intel); "
+                    "null if none")
+    fpga_model: str | None = Field(max_length=20, description="FPGA board a file names, e.g. U280; null if none")
+    local_nvme: int = Field(ge=0, le=8, description="NVMe devices the workload takes for itself (SPDK, raw-device "
+                                                     "benchmarks), besides the system disk; 0 if none")
+    rdma: bool = Field(description="true if the workload needs RDMA verbs / InfiniBand")
+    persistent_memory: bool = Field(description="true if the workload needs persistent memory (NVDIMM, PMDK)")
     evidence: list[EvidenceAnswer] = Field(max_length=12)
     reason: str
 
@@ -99,6 +112,50 @@ def _strongest(analysis: Analysis, category: str) -> Any:
     return max(facts, key=lambda f: f.confidence, default=None)
 
 
+HARDWARE_FACT = 0.8  # a special-hardware fact this confident cannot be dropped by the model
+_HARDWARE_CATEGORIES = {"fpga": ("fpga",), "local_nvme": ("nvme",), "rdma": ("rdma",),
+                        "persistent_memory": ("pmem",), "arch": ("arm_only", "arch")}
+
+
+def _hardware_facts(analysis: Analysis, field: str) -> list[Any]:
+    return [f for f in analysis.facts if f.scope != "ignored" and f.confidence > 0
+            and category_of(f.signal) in _HARDWARE_CATEGORIES[field]]
+
+
+def _check_hardware(answer: RequirementsAnswer, analysis: Analysis) -> None:
+    """Special hardware rests on facts: the model may not invent a need nor drop one a strong fact states."""
+    rules = analysis.requirements
+    given = {"fpga": answer.fpga, "local_nvme": answer.local_nvme, "rdma": answer.rdma,
+             "persistent_memory": answer.persistent_memory, "arch": answer.arch == "aarch64"}
+    found = {"fpga": rules.fpga, "local_nvme": rules.local_nvme, "rdma": rules.rdma,
+             "persistent_memory": rules.persistent_memory, "arch": rules.arch == "aarch64"}
+    for field, value in given.items():
+        facts = _hardware_facts(analysis, field)
+        name = "arch 'aarch64'" if field == "arch" else field
+        if value and not facts:
+            raise ValueError(f"{name} is set but no scanned file shows that need; use "
+                             f"{'x86_64' if field == 'arch' else 'null/0/false'} unless a file states it")
+        strong = max((f for f in facts if f.confidence >= HARDWARE_FACT), key=lambda f: f.confidence, default=None)
+        fewer = field == "local_nvme" and int(value or 0) < int(found[field] or 0)
+        if found[field] and strong is not None and (not value or fewer):
+            ev, arch = strong.evidence, field == "arch"
+            raise ValueError(f"{'arch' if arch else field} {answer.arch if arch else value!r} contradicts {ev.file}:"
+                             f"{ev.line} ({ev.text[:80]!r}), which needs {'aarch64' if arch else repr(found[field])}")
+    if answer.fpga and rules.fpga in ("xilinx", "intel") and answer.fpga not in (rules.fpga, "any"):
+        raise ValueError(f"fpga {answer.fpga!r} contradicts the toolchain found, which is {rules.fpga}")
+    if answer.fpga_model and not any(re.sub(r"\W", "", answer.fpga_model.lower()) in re.sub(r"\W", "", (
+            f"{f.value} {f.evidence.text}").lower()) for f in _hardware_facts(analysis, "fpga") + [
+            f for f in analysis.facts if category_of(f.signal) == "fpga_model"]):
+        raise ValueError(f"fpga_model {answer.fpga_model!r} is not named by any scanned file; use null")
+    floor = rules.gpu.min_compute_capability
+    cc = answer.gpu.min_compute_capability
+    if floor and answer.gpu.vendor in ("nvidia", "any") and (cc is None or cc < floor):
+        ev = next((f.evidence for f in analysis.facts if category_of(f.signal) == "compute_capability"
+                   and f.value == floor), None)
+        where = f" ({ev.file}:{ev.line} {ev.text[:60]!r})" if ev else ""
+        raise ValueError(f"gpu.min_compute_capability {cc!r} is below {floor:g}, which the code needs{where}")
+
+
 def requirements_from_answer(answer: RequirementsAnswer, analysis: Analysis) -> Requirements:
     gpu = answer.gpu
     required, vendor, count = gpu.required, gpu.vendor, gpu.count
@@ -134,14 +191,15 @@ def requirements_from_answer(answer: RequirementsAnswer, analysis: Analysis) -> 
     cuda = answer.cuda
     if cuda and not re.fullmatch(r"\d{1,2}(?:\.\d{1,2})?", str(cuda).strip()):
         raise ValueError(f"cuda {cuda!r} is not a version like '12.1'; use null if no file states it")
+    _check_hardware(answer, analysis)
     rules = analysis.requirements
     vendor_value = "none" if required == "no" else vendor
     hours, cores, ram = answer.estimated_runtime_hours, answer.cpu_cores, answer.ram_gb
     return Requirements(
         gpu=GpuNeed(required=required, count=count if required != "no" else 0, min_memory_gb=memory,
                     vendor=vendor_value,
-                    min_compute_capability=rules.gpu.min_compute_capability if vendor_value in ("nvidia", "any")
-                    else None,
+                    min_compute_capability=(gpu.min_compute_capability or rules.gpu.min_compute_capability)
+                    if vendor_value in ("nvidia", "any") else None,
                     # the model-scale floor is arithmetic on the README's numbers: an answer cannot plan below it
                     min_total_memory_gb=rules.gpu.min_total_memory_gb if required != "no" and count else None),
         cpu_cores=cores,
@@ -152,6 +210,11 @@ def requirements_from_answer(answer: RequirementsAnswer, analysis: Analysis) -> 
         rocm=rules.rocm if vendor_value in ("amd", "any") else None,
         frameworks=tuple(x[:40] for x in answer.frameworks),
         estimated_runtime_hours=hours or None,
+        fpga=answer.fpga,
+        fpga_model=answer.fpga_model.strip().upper() if answer.fpga and answer.fpga_model else None,
+        local_nvme=answer.local_nvme,
+        rdma=answer.rdma,
+        persistent_memory=answer.persistent_memory,
         evidence=_check_evidence(answer.evidence, analysis),
         confidence=0.7,
         decided_by="ai",

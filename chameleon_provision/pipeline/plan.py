@@ -70,7 +70,10 @@ class Outcome:
 def requirements_doc(req: Requirements) -> dict[str, Any]:
     return {
         "gpu": {"required": req.gpu.required, "count": req.gpu.count, "min_memory_gb": req.gpu.min_memory_gb,
-                "min_total_memory_gb": req.gpu.min_total_memory_gb, "vendor": req.gpu.vendor},
+                "min_total_memory_gb": req.gpu.min_total_memory_gb, "vendor": req.gpu.vendor,
+                "min_compute_capability": req.gpu.min_compute_capability},
+        "fpga": req.fpga, "fpga_model": req.fpga_model, "local_nvme": req.local_nvme, "rdma": req.rdma,
+        "persistent_memory": req.persistent_memory,
         "cpu_cores": req.cpu_cores, "ram_gb": req.ram_gb, "arch": req.arch, "os": req.os, "cuda": req.cuda,
         "frameworks": list(req.frameworks), "estimated_runtime_hours": req.estimated_runtime_hours,
         "evidence": [{"file": e.file, "line": e.line, "text": e.text, "signal": e.signal, "confidence": e.confidence}
@@ -94,7 +97,10 @@ def document(plan: Plan, mode: str, stats: dict[str, Any], outcome: Outcome | No
             "resource_properties": list(plan.node.resource_properties),
             "hardware": {"arch": hw.arch, "cpu_threads": hw.cpu_threads, "ram_gb": hw.ram_gb,
                          "gpu_vendor": hw.gpu_vendor, "gpu_model": hw.gpu_model or None, "gpu_count": hw.gpu_count,
-                         "gpu_memory_gb": hw.gpu_memory_gb or None},
+                         "gpu_memory_gb": hw.gpu_memory_gb or None,
+                         "gpu_compute_capability": hw.gpu_compute_capability, "fpga": hw.fpga or None,
+                         "nvme_count": hw.nvme_count, "nvme_spare": hw.nvme_spare, "infiniband": hw.infiniband,
+                         "nvdimm": hw.nvdimm},
             "available_hosts": plan.available_hosts, "decided_by": plan.node.decided_by, "reason": plan.node.reason,
         },
         "lease": {"start": plan.lease.start, "end": plan.lease.end, "hours": plan.lease.hours,

@@ -120,8 +120,11 @@ def make_plan(session: Session, run_id: str, repo: RepoInfo, analysis: Analysis,
 
 
 def _same_variant(a: NodeCandidate, b: NodeCandidate) -> bool:
-    return (a.site, a.node_type, a.hardware.gpu_model, a.hardware.gpu_count) == (
-        b.site, b.node_type, b.hardware.gpu_model, b.hardware.gpu_count)
+    def variant(c: NodeCandidate) -> tuple[object, ...]:
+        hw = c.hardware
+        return c.site, c.node_type, hw.gpu_model, hw.gpu_count, hw.fpga, hw.nvme_spare, hw.infiniband
+
+    return variant(a) == variant(b)
 
 
 def _images(session: Session, site: str) -> list[ImageRecord]:

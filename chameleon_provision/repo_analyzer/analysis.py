@@ -13,6 +13,7 @@ from chameleon_provision.errors import InputError
 from chameleon_provision.models import Requirements
 from chameleon_provision.repo_analyzer import (
     code,
+    hardware_signals,
     parsers_build,
     parsers_launch,
     parsers_native,
@@ -42,7 +43,8 @@ PARSERS: dict[str, Callable[[RepoFile, FactSink], None]] = {
     "dockerfile": parsers_build.parse_dockerfile, "compose": parsers_build.parse_compose,
     "devcontainer": parsers_build.parse_devcontainer, "make": parsers_native.parse_make,
     "cmake": parsers_native.parse_cmake, "readme": readme.parse_readme, "python": code.parse_python,
-    "notebook": code.parse_notebook,
+    "notebook": code.parse_notebook, "native_source": hardware_signals.parse, "fio": hardware_signals.parse,
+    "ci": hardware_signals.parse,
 }
 EXCERPT_CONTEXT = 3  # lines quoted before and after each fact
 INTRO_LINES, INTRO_BYTES = 25, 1500  # the root README's opening, quoted first
@@ -188,6 +190,8 @@ def analyze(path: Path) -> Analysis:
         live = replace(f, text=strip_comments(f.text, f.kind, f.rel.rsplit("/", 1)[-1]))
         try:
             PARSERS[f.kind](live, sink)
+            if f.kind not in hardware_signals.OWN_KINDS:
+                hardware_signals.parse(live, sink)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
             # one malformed file must not stop the analysis; what it yielded so far is kept
             log.warning("could not fully parse %s (%s): %s", f.rel, f.kind, exc)

@@ -6,7 +6,8 @@ A commented-out `// "runArgs": ["--gpus=all"]` or `# - cudatoolkit=11.8` is what
 - `#` to the end of the line (YAML, TOML, requirements, Dockerfiles, shell, Make, CMake, R, Python):
   only at the start of a line or after whitespace, and never inside quotes, so `pkg#egg=name`, `$#`
   and `"a # b"` survive. Batch directives (`#SBATCH`, `#PBS`, `#BSUB`) are live; `##SBATCH` is not.
-- `//` and `/* */` in JSON with comments (devcontainer.json, VS Code settings), outside strings.
+- `//` and `/* */` in JSON with comments (devcontainer.json, VS Code settings) and in C/C++/OpenCL
+  sources, outside strings (a C `#include` or `#pragma` is code, not a comment).
 - `<!-- -->` in Markdown, possibly over several lines and paragraphs.
 
 Removed text becomes nothing on its line; newlines stay, so line numbers do not move.
@@ -18,8 +19,8 @@ import re
 
 HASH_KINDS = frozenset({"requirements", "conda", "conda_lock", "pyproject", "pipfile", "runtime", "apt",
                         "install_r", "julia", "nix", "postbuild", "shell", "slurm", "config_yaml", "dockerfile",
-                        "compose", "make", "cmake", "setup_cfg", "python", "setup_py"})
-JSONC_KINDS = frozenset({"devcontainer"})
+                        "compose", "make", "cmake", "setup_cfg", "python", "setup_py", "ci", "fio"})
+JSONC_KINDS = frozenset({"devcontainer", "native_source"})
 _DIRECTIVE = re.compile(r"^\s*#(SBATCH|PBS|BSUB)\b")
 _OPENS_QUOTE = frozenset(" \t=:[(,{")
 _HASH = re.compile(r"(?:^|(?<=[ \t]))#")

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from chameleon_provision.models import Evidence, GpuNeed, GpuRequired, GpuVendor, Requirements
+from chameleon_provision.repo_analyzer import hardware_needs
 from chameleon_provision.repo_analyzer.explain import frameworks, reason
 from chameleon_provision.repo_analyzer.facts import Fact
 from chameleon_provision.repo_analyzer.signals import category_of
@@ -222,6 +223,10 @@ def decide(facts: Sequence[Fact]) -> Requirements:
     # A lease has to cover the run the user means; a stated full run counts when the main one is silent.
     hours = fs.of("runtime_hours", scopes=("main",)) or fs.of("runtime_hours", scopes=("full",))
     evidence += [f for f in (cuda, rocm, os_fact, arch) if f is not None]
+    hardware, hardware_facts = hardware_needs.needs(fs.facts, category_of)
+    evidence += hardware_facts
+    special = hardware_needs.describe(hardware, hardware_facts)
+    arch_value = hardware.pop("arch", None) or (str(arch.value) if arch else "x86_64")
     if required == "no":
         evidence += fs.top("framework", "runtime", "info", n=3)
     gpu = GpuNeed(required=required, count=count, min_memory_gb=memory, vendor=vendor, min_compute_capability=cc,
@@ -233,15 +238,16 @@ def decide(facts: Sequence[Fact]) -> Requirements:
         gpu=gpu,
         cpu_cores=min(256, cores) if cores else None,
         ram_gb=min(4096, ram) if ram else None,
-        arch=str(arch.value) if arch else "x86_64",
+        arch=arch_value,
         os=str(os_fact.value) if os_fact else None,
         cuda=str(cuda.value) if cuda else None,
         rocm=str(rocm.value) if rocm else None,
         frameworks=frameworks(fs.facts),
         estimated_runtime_hours=min(168.0, max(float(f.value) for f in hours)) if hours else None,
+        **hardware,
         evidence=tuple(Evidence(f.evidence.file, f.evidence.line, f.evidence.text, f.signal, f.confidence)
                        for f in unique),
         confidence=round(max(0.3, min(0.95, confidence)), 2),
         decided_by="rules",
-        reason=reason(gpu, unique, cuda, frameworks(fs.facts)),
+        reason=reason(gpu, unique, cuda, frameworks(fs.facts)) + special,
     )

@@ -33,16 +33,19 @@ GENERATED = frozenset({".git", ".hg", ".svn", "build", "_build", "dist", ".venv"
                        "target", ".gradle", "htmlcov", "data", "datasets", "dataset", "checkpoints", "ckpt",
                        "weights", "logs", "wandb", "mlruns", "outputs", "output", "results", "runs", ".cache",
                        "assets", "static", "images", "img", "figures", "media"})
-KEEP_HIDDEN = frozenset({".binder", ".devcontainer"})
+KEEP_HIDDEN = frozenset({".binder", ".devcontainer", ".github"})
 R2D_KINDS = frozenset({"requirements", "conda", "pyproject", "setup_py", "setup_cfg", "pipfile", "conda_lock",
                        "runtime", "apt", "install_r", "description", "renv", "julia", "nix", "postbuild",
                        "dockerfile"})
 PRIORITY = {kind: rank for rank, kinds in enumerate((
     R2D_KINDS, {"compose", "devcontainer"}, {"launch_config", "slurm"}, {"readme"}, {"make", "cmake"},
-    {"package_json"}, {"shell"}, {"config_yaml"}, {"python", "notebook"})) for kind in kinds}
+    {"package_json"}, {"shell"}, {"config_yaml"}, {"python", "notebook"}, {"ci", "fio"}, {"native_source"}))
+    for kind in kinds}
 PER_KIND = {"readme": 30, "requirements": 30, "conda": 10, "dockerfile": 12, "compose": 6, "launch_config": 40,
             "config_yaml": 40, "slurm": 20, "make": 40, "cmake": 40, "shell": 40, "python": 40, "notebook": 8,
-            "package_json": 4}
+            "package_json": 4, "native_source": 40, "fio": 10, "ci": 10}
+# C sources are read for special-hardware signals only, which sit near the top: a shorter read each
+KIND_BYTES = {"native_source": 64 * 1024}
 
 # (kind, pattern on the file name, deepest folder level it is read from; 0 = the root)
 _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple((k, re.compile(p, re.I), d) for k, p, d in (
@@ -70,6 +73,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple((k, re.compile(p, r
     ("shell", r"^.*\.(sh|bash)$", 4),
     ("notebook", r"^.*\.ipynb$", 3),
     ("python", r"^.*\.py$", 2),
+    ("fio", r"^.*\.fio$", 4),
+    ("native_source", r"^.*\.(c|cc|cpp|cxx|h|hh|hpp|hxx|cl)$", 4),
 ))
 _CONFIG_DIR = re.compile(r"(^|/)(configs?|conf|recipes|experiments|accelerate_configs|deepspeed_configs?)(/|$)", re.I)
 _SOURCE_EXT = {".cu", ".cuh", ".hip", ".cl", ".f90", ".c", ".cc", ".cpp", ".py", ".r", ".jl", ".js", ".ts", ".ipynb"}
@@ -107,6 +112,9 @@ def classify(rel: str, name: str, depth: int, binder: str | None) -> str | None:
         return "config_yaml"
     if parent.endswith(".devcontainer") and name.endswith(".json") and depth <= 3:
         return "devcontainer"
+    if (parent in (".github/workflows", ".gitlab") and name.endswith((".yml", ".yaml"))) or name in (
+            ".gitlab-ci.yml", ".travis.yml", ".cirrus.yml"):
+        return "ci"
     if parent.rsplit("/", 1)[-1].lower() == "requirements" and name.endswith((".txt", ".in")) and depth <= 3:
         return "requirements"
     return None
@@ -129,7 +137,7 @@ def scan(root: Path) -> Scan:
         if result.bytes_read >= MAX_TOTAL_BYTES:
             result.limits_hit.append(f"total bytes ({MAX_TOTAL_BYTES})")
             break
-        budget = min(MAX_FILE_BYTES, MAX_TOTAL_BYTES - result.bytes_read)
+        budget = min(KIND_BYTES.get(kind, MAX_FILE_BYTES), MAX_TOTAL_BYTES - result.bytes_read)
         try:
             data = _read_regular(path, budget + 1)
         except OSError as exc:

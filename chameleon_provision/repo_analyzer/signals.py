@@ -24,6 +24,7 @@ class Signal:
 #   cpu_only     a CPU-only build was chosen                   gpu_count  GPUs used by one run (value: int)
 #   gpu_memory*  GB per GPU (hard statement, tested-on, VRAM table, model-size estimate)
 #   cuda / rocm / os / arch / framework / runtime / ram / cores / runtime_hours / compute_capability
+#   fpga / fpga_model / arm_only / x86_simd / nvme / rdma / pmem   special hardware (hardware_signals.needs)
 #   info         context for the AI only                       ignored    a trap that was seen and skipped
 CATALOG: dict[str, Signal] = {
     # package managers (requirements*.txt, conda, pyproject, Pipfile, setup.py, conda-lock, install lines)
@@ -108,6 +109,35 @@ CATALOG: dict[str, Signal] = {
     "readme.runtime": Signal("runtime_hours", 0.4, "prose states how long the main run takes"),
     "readme.compute_capability": Signal("compute_capability", 0.5, "prose requires Ampere or newer"),
     "pkg.compute_capability": Signal("compute_capability", 0.7, "a package needing a recent GPU generation"),
+    # special hardware (hardware_signals.py): FPGA boards, ARM-only code, spare NVMe devices, RDMA, NVDIMM
+    "fpga.vitis": Signal("fpga", 0.85, "a Xilinx Vitis build (v++, XCL_EMULATION_MODE)"),
+    "fpga.xclbin": Signal("fpga", 0.8, "a Xilinx FPGA binary (.xclbin) built or loaded"),
+    "fpga.xrt": Signal("fpga", 0.85, "host code on the Xilinx runtime (XRT headers, xcl2.hpp, pynq Overlay)"),
+    "fpga.hls": Signal("fpga", 0.7, "Vivado/Vitis HLS kernels (#pragma HLS, vitis_hls)"),
+    "fpga.intel": Signal("fpga", 0.85, "Intel FPGA SDK for OpenCL (aoc -board, .aocx) or oneAPI FPGA (-fintelfpga)"),
+    "fpga.board": Signal("fpga_model", 0.8, "the FPGA board a Vitis platform or the docs name (xilinx_u280_...)"),
+    "readme.fpga": Signal("fpga", 0.6, "prose names an FPGA (Alveo, Vitis, Arria); says the project targets one (0.6)"),
+    "arch.arm_simd": Signal("arm_only", 0.8, "NEON/SVE intrinsics included without an ARM guard"),
+    "ci.arm_only": Signal("arm_only", 0.7, "a CI workflow whose every runner is ARM64"),
+    "readme.arm_only": Signal("arm_only", 0.65, "prose says the code is for Arm CPUs only (\"prevents compilation for "
+                                                "other architectures\", \"tailored for Arm CPUs\")"),
+    "arch.arm_binary": Signal("arm_only", 0.7, "a prebuilt aarch64 download with no x86_64 one beside it"),
+    "source.x86_simd": Signal("x86_simd", 0.5, "x86 SIMD intrinsics (an x86 path beside any ARM code)"),
+    "storage.spdk": Signal("nvme", 0.85, "SPDK: userspace NVMe drivers that take whole devices (headers, -lspdk)"),
+    "storage.spdk_build": Signal("nvme", 0.75, "SPDK fetched or located by the build (SPDK_DIR, git clone spdk)"),
+    "storage.nvme_passthrough": Signal("nvme", 0.8, "NVMe passthrough (/dev/ngXnY, io_uring commands, xNVMe)"),
+    "storage.raw_nvme": Signal("nvme", 0.7, "commands or fio jobs on raw NVMe devices (value: how many)"),
+    "readme.nvme": Signal("nvme", 0.6, "prose asks for NVMe drives"),
+    "rdma.verbs": Signal("rdma", 0.85, "RDMA verbs code or linking (infiniband/verbs.h, -libverbs, rdmacm, pyverbs)"),
+    "rdma.perftest": Signal("rdma", 0.7, "RDMA benchmarks in scripts (ib_write_bw, ibv_rc_pingpong, rping)"),
+    "rdma.tools": Signal("rdma", 0.45, "RDMA device inspection in scripts (ibv_devinfo, ibstat)"),
+    "rdma.mpi_ib": Signal("rdma", 0.65, "MPI/NCCL told to use InfiniBand (btl openib, UCX on mlx5, NCCL_IB_HCA)"),
+    "rdma.package": Signal("rdma", 0.35, "RDMA packages installed (rdma-core, libibverbs-dev, perftest)"),
+    "readme.rdma": Signal("rdma", 0.6, "prose asks for InfiniBand/RDMA"),
+    "pmem.pmdk": Signal("pmem", 0.8, "persistent memory code or setup (libpmem, ndctl, /dev/dax, /mnt/pmem)"),
+    "readme.pmem": Signal("pmem", 0.6, "prose asks for persistent memory / NVDIMM"),
+    "build.cuda_arch": Signal("compute_capability", 0.75, "the oldest GPU generation a CUDA build targets "
+                                                          "(-arch=sm_80, TORCH_CUDA_ARCH_LIST, CUDA_ARCHITECTURES)"),
     "ignored.trap": Signal("ignored", 0.0, "a hardware mention that was deliberately not used"),
 }
 

@@ -77,7 +77,8 @@ _UBUNTU = re.compile(r"(?i)\bUbuntu\s*(\d{2}\.\d{2})\b")
 _RAM = re.compile(r"(?i)(?P<ram>\d{1,4})\s*(?:GB|GiB|G)\s+(?:of\s+)?(?:system\s+|host\s+|CPU\s+)?(?:RAM|memory)\b")
 _DURATION = re.compile(r"(?i)\b(?:takes?|took|in|within|about|for|~)\s*(?:about\s+|around\s+|roughly\s+|~)?"
                        r"(\d+(?:\.\d+)?)\s*(minutes?|mins?|hours?|hrs?|days?)\b")
-_CC = re.compile(r"(?i)\b(Ampere|Ada|Hopper)\b[^.]{0,30}\b(?:or\s+newer|or\s+later|and\s+newer|required|only)\b|"
+_CC = re.compile(r"(?i)\b(Ampere|Ada|Hopper|Blackwell)\b[^.]{0,30}"
+                 r"\b(?:or\s+newer|or\s+later|and\s+newer|required|only)\b|"
                  r"compute\s+capability\s*(?:>=|≥|of\s+at\s+least|at\s+least)\s*(\d\.\d)")
 _SIZE = re.compile(r"(?i)(?<![\w.])(?:(?P<experts>\d)x)?(?P<size>\d{1,3}(?:\.\d)?)\s?B\b")
 _ACTION = re.compile(r"(?i)\b(fine-?tun\w*|train\w*|runs?|running|infer\w*|serv(?:e|es|ing)|load\w*|generat\w*|"
@@ -185,7 +186,8 @@ def extract(s: Sentence, sink: FactSink) -> None:
     if (m := _RAM.search(text)) and REQUIREMENT.search(text) and not re.search(r"(?i)GPU|VRAM", text):
         sink.add("readme.ram", int(m.group("ram")), s.line, text, scope=s.scope)
     if m := _CC.search(text):
-        cc = float(m.group(2)) if m.group(2) else {"ampere": 8.0, "ada": 8.9, "hopper": 9.0}[m.group(1).lower()]
+        named = {"ampere": 8.0, "ada": 8.9, "hopper": 9.0, "blackwell": 10.0}
+        cc = float(m.group(2)) if m.group(2) else named[m.group(1).lower()]
         sink.add("readme.compute_capability", cc, s.line, text, scope=s.scope)
     says_how_long = re.search(r"(?i)\b(train|run|fine-?tun|takes?)", text)
     if s.scope in ("main", "full") and (m := _DURATION.search(text)) and says_how_long:
