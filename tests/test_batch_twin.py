@@ -50,6 +50,9 @@ def test_a_real_batch_promises_the_last_free_host_to_one_repository_only(
     assert winner["resource"]["node_type"] == "gpu_a100_nvlink" and winner["server"]["status"] == "ACTIVE"
     leases = [x for x in twin.state()["sites"]["CHI@UC"]["blazar"]["leases"] if x["holds_resources"]]
     assert len(leases) == 1  # the loser never asked Blazar: nothing to clean up, nothing refused
+    log = Path(winner["log_file"]).read_text()  # each run's own log holds the commands its thread ran
+    loser = next(d for d in lines if d["batch"]["exit_code"] == 10)["batch"]["name"]
+    assert "reservation lease create" in log and "server create" in log and f"{loser}-" not in log
     code, _, err = run_main("destroy", winner["run_id"], "--yes")
     assert code == 0, err
 

@@ -110,6 +110,7 @@ class Batch:
         opts = RunOptions(source=row.repo, plan_only=self.options.plan_only, pins=_pins(row, self.options.pins),
                           name=row.name, keep_on_failure=self.options.keep_on_failure,
                           confirm=lambda _q: True, assume_yes=True, setup=self.options.setup)
+        self.shared.logs.bind(session.log)
         try:
             doc = run(session, opts)
             code = int(ExitCode.OK)
@@ -121,6 +122,7 @@ class Batch:
             if not doc.get("left"):  # nothing of this run is left: its host is free for the others again
                 self.shared.ledger.release(index)
         finally:
+            self.shared.logs.bind(None)
             with self._inflight:  # after this, no interrupt can be aimed at this thread
                 self._threads.pop(index, None)
         doc["batch"] = {"line": row.line, "input": row.repo, "name": row.name, "exit_code": code}

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from chameleon_provision.cloud.command_log import EventSink, LoggedRunner
 from chameleon_provision.cloud.operations import Cloud, Keypair, Submit
 from chameleon_provision.console import Streams
 from chameleon_provision.decisions.availability import Availability, SiteHosts
 from chameleon_provision.models import ImageRecord, NodeRecord
 from chameleon_provision.pipeline.session import Promise, Session, promise_nothing
 from chameleon_provision.repo_analyzer import Analysis, RepoCheckout
+from chameleon_provision.state.run_log import RunLog
 
 R = TypeVar("R")
 _LEDGER_DATE = "%Y-%m-%d %H:%M:%S"
@@ -116,12 +118,28 @@ class Ledger:
             return {row: (p[0], p[1]) for row, p in self._promises.items()}
 
 
+class ThreadLogs:
+    """The sink of the shared runners: a command goes to the log of the row whose thread ran it (reads made
+    for the whole batch, on the read pool, go to the batch's own log)."""
+
+    def __init__(self, fallback: EventSink) -> None:
+        self.fallback = fallback
+        self._local = threading.local()
+
+    def bind(self, log: EventSink | None) -> None:
+        self._local.log = log
+
+    def event(self, kind: str, text: str, **fields: object) -> None:
+        (getattr(self._local, "log", None) or self.fallback).event(kind, text, **fields)
+
+
 class BatchShared:
     """Owned by the batch; the root Session keeps the runners (and ends their processes when it closes)."""
 
     def __init__(self, root: Session, *, real: bool, workers: int) -> None:
         self.root = root
         self.memo = Memo()
+        self.logs = ThreadLogs(root.log)
         self.ledger = Ledger(enabled=real)
         self.real = real
         self._clouds: dict[str, BatchCloud] = {}
@@ -132,6 +150,8 @@ class BatchShared:
         base = self.root.cloud(site)  # unknown site -> ConfigError, as in a single run
         with self._lock:
             if site not in self._clouds:
+                if isinstance(base.runner, LoggedRunner):
+                    base.runner.sink = self.logs
                 self._clouds[site] = BatchCloud(base, self.memo, site, keypairs_once=not self.real)
             return self._clouds[site]
 
@@ -171,6 +191,8 @@ class RowStreams(Streams):
         self.label = label
 
     def progress(self, message: str) -> None:
+        if self.tap is not None:
+            self.tap(message)
         if self.verbosity >= 1:
             self.err.print(f"[{self.label}] {message}", highlight=False, markup=False)
 
@@ -189,6 +211,9 @@ class RowSession(Session):
         self._runners, self._clouds = {}, {}
         self._pool = None
         self._prefetched_nodes = {}
+        # Its own run log; the shared runners write each command to the log of the row whose thread ran it.
+        self.log = RunLog(self._mirror if self.streams.verbosity >= 1 else None)
+        self.streams.tap = self._progress_to_log
 
     def cloud(self, site: str) -> Cloud:
         return self.shared.cloud(site)
