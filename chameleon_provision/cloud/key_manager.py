@@ -7,14 +7,11 @@ keypair and none is ever created twice; they cost nothing, so teardown leaves th
 from __future__ import annotations
 
 import base64
-import fcntl
 import getpass
 import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chameleon_provision.cloud.operations import Cloud
 from chameleon_provision.errors import InputError, OpenStackError
+from chameleon_provision.state.folder_lock import folder_lock
 from chameleon_provision.state.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -135,7 +133,7 @@ def ensure_keypair(cloud: Cloud, decision: KeyDecision, recorder: Recorder, site
     if decision.action == "reuse" and local is not None:
         recorder.note("keypair", decision.keypair_name, site, decision.keypair_name, "kept")
         return ReadyKey(decision.keypair_name, local.private_path)
-    with _key_lock(key_dir):
+    with folder_lock(key_dir):
         local = local or find_local_key(None, key_dir) or generate_key(key_dir)
         existing = next((k for k in cloud.keypairs() if k.fingerprint == local.fingerprint), None)
         if existing is not None:  # another run uploaded it while this one waited
@@ -155,12 +153,3 @@ def ensure_keypair(cloud: Cloud, decision: KeyDecision, recorder: Recorder, site
     return ReadyKey(created.name, local.private_path)
 
 
-@contextmanager
-def _key_lock(key_dir: Path) -> Iterator[None]:
-    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(key_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock

@@ -14,13 +14,13 @@ The user's ~/.ssh/config is touched only to add one `Include` line at its top (a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from chameleon_provision.state.folder_lock import folder_lock
 
 _BEGIN = "# >>> provision run {run_id}"
 _END = "# <<< provision run {run_id}"
@@ -92,21 +92,9 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
         raise
 
 
-@contextlib.contextmanager
-def _locked(state_dir: Path) -> Iterator[None]:
-    folder = ssh_dir(state_dir)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def _rewrite(state_dir: Path, run_id: str, block: str | None) -> None:
     path = config_path(state_dir)
-    with _locked(state_dir):
+    with folder_lock(ssh_dir(state_dir)):
         current = blocks(path.read_text(encoding="utf-8")) if path.exists() else {}
         if block is None and run_id not in current:
             return
