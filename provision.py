@@ -111,6 +111,44 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def run_options(*, per_row: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options the main command and `batch` share; in a batch, a row's own column wins over a pin."""
+    def row(text: str, column: str) -> str:
+        return f"{text} (a row's `{column}` column wins)." if per_row else f"{text}."
+
+    options = [
+        click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+        click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set)."),
+        click.option("--model", help="AI model name."),
+        click.option("--site", help=row("Chameleon site, e.g. CHI@UC or CHI@TACC", "site"),
+                     shell_complete=_complete("sites")),
+        click.option("--node-type", help=row("Pin the node type", "node_type")),
+        click.option("--image", help=row("Pin the image (name or id)", "image")),
+        click.option("--hours", type=click.FloatRange(min=1, max=168), help=row("Pin the lease length", "hours")),
+        click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length."),
+        click.option("--max-su", type=click.FloatRange(min=0, min_open=True),
+                     help="Service units --yes may approve for each run (default 100; more needs this or a "
+                          "terminal yes)."),
+        click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use."),
+        click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails."),
+        click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process."),
+        click.option("--setup/--no-setup", default=True, show_default=True,
+                     help="Set the repository up on the node at first boot (clone, environment, GPU check)."),
+        click.option("--setup-cmd", "setup_cmds", multiple=True, metavar="CMD",
+                     help="A command to run last in the setup, in the repository and its environment "
+                          "(repeatable)."),
+        click.option("--prefer-gpu", is_flag=True,
+                     help="When the GPU is optional and the CPU is the documented main path, plan a GPU node."),
+    ]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provision")
 def cli() -> None:
@@ -129,30 +167,12 @@ def cli() -> None:
 @cli.command(name="up")
 @click.argument("repo")
 @click.option("--plan-only", is_flag=True, help="Decide everything, create nothing.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
-@click.option("--model", help="AI model name.")
-@click.option("--site", help="Chameleon site, e.g. CHI@UC or CHI@TACC.", shell_complete=_complete("sites"))
-@click.option("--node-type", help="Pin the node type.")
-@click.option("--image", help="Pin the image (name or id).")
-@click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length.")
-@click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length.")
 @click.option("--start", metavar="WHEN",
               help='When the lease starts: now (default), earliest (the first time a node is free), or a UTC '
                    'date "YYYY-MM-DD HH:MM" (a booking; the run waits for it).')
-@click.option("--max-su", type=click.FloatRange(min=0, min_open=True),
-              help="Service units --yes may approve (default 100; more needs this or a terminal yes).")
 @click.option("--name", help="Server name (default prov-REPO-RUNID).")
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
-@click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
 @click.option("--new", "new_run", is_flag=True, help="Start another run even if one with this --name is live.")
-@click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
-@click.option("--setup/--no-setup", default=True, show_default=True,
-              help="Set the repository up on the node at first boot (clone, environment, GPU check).")
-@click.option("--setup-cmd", "setup_cmds", multiple=True, metavar="CMD",
-              help="A command to run last in the setup, in the repository and its environment (repeatable).")
-@click.option("--prefer-gpu", is_flag=True,
-              help="When the GPU is optional and the CPU is the documented main path, plan a GPU node anyway.")
+@run_options(per_row=False)
 @common
 def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None, site: str | None,
        node_type: str | None, image: str | None, hours: float | None, max_hours: float | None,
@@ -200,25 +220,7 @@ def up(repo: str, plan_only: bool, yes: bool, ai: str | None, model: str | None,
               help="Repositories in flight at once.")
 @click.option("--resume-from", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A previous batch's output: skip the repositories it answered successfully.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--ai", type=click.Choice(["auto", "on", "off"]), help="Use the AI (auto: when a key is set).")
-@click.option("--model", help="AI model name.")
-@click.option("--site", help="Default Chameleon site (a row's `site` column wins).",
-              shell_complete=_complete("sites"))
-@click.option("--node-type", help="Pin the node type (a row's `node_type` column wins).")
-@click.option("--image", help="Pin the image (a row's `image` column wins).")
-@click.option("--hours", type=click.FloatRange(min=1, max=168), help="Pin the lease length (a row's `hours` wins).")
-@click.option("--max-hours", type=click.FloatRange(min=1, max=168), help="Upper bound on the lease length.")
-@click.option("--max-su", type=click.FloatRange(min=0, min_open=True), help="Service units each run may use.")
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key to use.")
-@click.option("--keep-on-failure", is_flag=True, help="Leave created resources in place if a step fails.")
-@click.option("--twin", is_flag=True, help="Run against a Chameleon twin started in this process.")
-@click.option("--setup/--no-setup", default=True, show_default=True,
-              help="Set each repository up on its node at first boot.")
-@click.option("--setup-cmd", "setup_cmds", multiple=True, metavar="CMD",
-              help="A command to run last in every setup (repeatable).")
-@click.option("--prefer-gpu", is_flag=True,
-              help="Where a repository's GPU is optional and the CPU its documented main path, plan a GPU node.")
+@run_options(per_row=True)
 @common
 def batch(source: str, plan_only: bool, jobs: int, resume_from: Path | None, yes: bool, ai: str | None,
           model: str | None, site: str | None, node_type: str | None, image: str | None, hours: float | None,
