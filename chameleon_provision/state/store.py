@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -68,6 +69,21 @@ class ResourceRecord:
         return self.status in ("creating", "created")
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    # Switching the journal mode needs the file to itself, and SQLite answers "locked" at once rather than
+    # waiting out the busy timeout when other runs are opening it too: so wait here, as the timeout would.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class StateStore:
     """Opening migrates the file to the current schema (or refuses one from a newer release)."""
 
@@ -79,8 +95,7 @@ class StateStore:
                 found = migrations.migrate(db, str(path))
                 # WAL lets runs sharing a state folder read while one writes; it is a property of the
                 # file, so setting it once is enough (some filesystems refuse it and stay in rollback mode).
-                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    db.execute("PRAGMA journal_mode = WAL")
+                _use_wal(db)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open the state database {path}: {exc}",
                              hint="set PROVISION_STATE_DIR to a writable folder") from exc
