@@ -6,8 +6,8 @@ full_run_processes.py) and Keystone token requests per site (the twin's request 
 (target: a handful); and the batch's peak memory, `provision` plus its `openstack` processes (target: under
 400 MB).
 
-The repositories are the corpus folders (../shared/corpus/dev and tests/corpus, each repository a plain
-folder), cycled to --count rows with distinct names when the corpus is smaller.
+The repositories are the corpus folders (../shared/corpus/dev and tests/corpus, each repository's files/
+read as a plain folder), cycled to --count rows with distinct names when the corpus is smaller.
 
 Each is measured --runs times, alternating, each time with a cold catalog cache; the medians are compared.
 
@@ -39,7 +39,7 @@ UIDS = {"uc": "CHI@UC", "tacc": "CHI@TACC", "ncar": "CHI@NCAR"}
 
 
 def corpus() -> list[Path]:
-    repos = [p for c in CORPORA if c.is_dir() for p in sorted(c.iterdir()) if p.is_dir()]
+    repos = [p / "files" for c in CORPORA if c.is_dir() for p in sorted(c.iterdir()) if (p / "files").is_dir()]
     if not repos:
         raise SystemExit("no corpus found (../shared/corpus/dev or tests/corpus)")
     return repos
@@ -91,7 +91,7 @@ def main() -> None:
     print(f"plan-only against the twin: {len(rows)} rows from {len(repos)} corpus repositories, --jobs {args.jobs}, "
           f"median of {args.runs} (one plan: {', '.join(f'{m[0]:.1f}' for m in singles)} s; batch: "
           f"{', '.join(f'{m[0]:.1f}' for m in batches)} s)")
-    print(f"  one plan ({repos[0].name}): {single[0]:.1f} s, {len(single[2].openstack)} openstack processes, "
+    print(f"  one plan ({repos[0].parent.name}): {single[0]:.1f} s, {len(single[2].openstack)} openstack processes, "
           f"{sum(single[3].values())} token requests, peak {single[2].peak_rss / 2**20:.0f} MB")
     per_site = Counter(batch[2].openstack.values())
     sites = sorted(set(per_site) | set(batch[3]))
