@@ -41,6 +41,8 @@ def summary(console: Console, doc: dict[str, Any]) -> None:
                f"compute capability ≥{gpu['min_compute_capability']:g}" if gpu.get("min_compute_capability") else ""]
     need += "".join(f", {s.replace('  ', ' ')}" for s in special if s)
     row("needs", f"{need}; frameworks: {', '.join(req['frameworks']) or '-'} [{req['decided_by']}]")
+    for ev in req.get("evidence", [])[:2]:  # the strongest lines the need rests on; all of them are in --json
+        row("", f"{ev['file']}:{ev['line']}: {' '.join(ev['text'].split())[:100]}")
     gpu_hw = f", {hw['gpu_count']}x {hw['gpu_model']} ({hw['gpu_memory_gb']} GB)" if hw["gpu_count"] else ""
     row("node", f"{res['node_type']} at {res['site']} ({hw['arch']}, {hw['cpu_threads']} threads, "
                   f"{hw['ram_gb']} GB{gpu_hw}); {res['available_hosts']} free [{res['decided_by']}]")
