@@ -243,9 +243,14 @@ def test_the_board_a_repository_names_is_preferred_and_another_board_of_its_vend
     assert "rebuild" not in golden[0].reason
 
 
-def test_a_cpu_workload_keeps_its_node_type_filter_on_types_with_fpga_boards() -> None:
-    c = rank_candidates(req(cpu_cores=96), [n for n in TWIN if n.node_type == "compute_cascadelake_r"])[0]
-    assert c.resource_properties == ("==", "$node_type", "compute_cascadelake_r")
+def test_a_cpu_workload_never_takes_one_of_the_few_fpga_hosts_of_a_general_type() -> None:
+    cascade = [n for n in TWIN if n.node_type == "compute_cascadelake_r"]
+    at_uc = rank_candidates(req(cpu_cores=96), cascade, preferred_site=UC)[0]
+    fpga_hosts = {n.node_name for n in cascade if n.site == UC and n.fpga}
+    assert len(fpga_hosts) == 2 and at_uc.site == UC and at_uc.resource_properties[:2] == ("==", "$node_name")
+    assert at_uc.hardware.fpga == "" and len(at_uc.node_names) == 40 and not fpga_hosts & set(at_uc.node_names)
+    at_tacc = rank_candidates(req(cpu_cores=96), cascade, preferred_site=TACC)[0]  # no boards there: by type
+    assert at_tacc.resource_properties == ("==", "$node_type", "compute_cascadelake_r")
 
 
 def test_spare_nvme_devices_exclude_the_system_disk() -> None:

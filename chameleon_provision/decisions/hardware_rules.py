@@ -120,7 +120,7 @@ def adequate(req: Requirements, node: NodeRecord) -> str | None:
 
 
 def _score(req: Requirements, node: NodeRecord, hosts: int, preferred: bool) -> tuple[Any, ...]:
-    special = 1 if (_SPECIAL.search(node.node_type) or node.infiniband) else 0
+    special = 1 if (_SPECIAL.search(node.node_type) or node.infiniband or (node.fpga and not req.fpga)) else 0
     # a board still on its factory golden image needs flashing first; fewer spare NVMe devices are the smaller node
     extra = (other_board(req, node), "golden" in node.fpga.lower(), node.nvme_spare if req.local_nvme else 0)
     site = (0 if preferred else 1, -hosts, node.site, node.node_type)
@@ -136,8 +136,9 @@ def _score(req: Requirements, node: NodeRecord, hosts: int, preferred: bool) -> 
 
 
 def _variant(req: Requirements, node: NodeRecord) -> tuple[Any, ...]:
-    """The hardware that tells hosts of one type apart, as far as this need cares."""
-    return (node.gpu_model, node.gpu_count, node.fpga if (req.fpga or req.fpga_model) else "",
+    """The hardware that tells hosts of one type apart, as far as this need cares. An FPGA card always does:
+    a run that needs none reserves a plain host of the type by name, and the few cards stay free."""
+    return (node.gpu_model, node.gpu_count, node.fpga,
             node.nvme_spare if req.local_nvme else 0, node.infiniband if req.rdma else False)
 
 
