@@ -36,7 +36,8 @@ def test_two_runs_get_two_blocks_and_ssh_resolves_each(tmp_path: Path) -> None:
     state = tmp_path / "my state"  # a space in the path must survive quoting
     key = state / "keys" / "id_ed25519_abc"
     ssh_config.add_host(state, entry(state, "run-1", "prov-a-run-1", "192.5.87.10", key))
-    ours = ssh_config.add_host(state, entry(state, "run-2", "prov-b-run-2", "192.5.87.11"))
+    ours, alias = ssh_config.add_host(state, entry(state, "run-2", "prov-b-run-2", "192.5.87.11"))
+    assert alias == "prov-b-run-2"
     assert set(ssh_config.blocks(ours.read_text())) == {"run-1", "run-2"}
     assert ours.stat().st_mode & 0o777 == 0o600
     first, second = ssh_g(ours, "prov-a-run-1"), ssh_g(ours, "prov-b-run-2")
@@ -49,9 +50,18 @@ def test_two_runs_get_two_blocks_and_ssh_resolves_each(tmp_path: Path) -> None:
 
 def test_a_run_written_again_is_replaced_not_repeated(tmp_path: Path) -> None:
     ssh_config.add_host(tmp_path, entry(tmp_path, "run-1", "prov-a", "192.5.87.10"))
-    ours = ssh_config.add_host(tmp_path, entry(tmp_path, "run-1", "prov-a", "192.5.87.99"))
+    ours, alias = ssh_config.add_host(tmp_path, entry(tmp_path, "run-1", "prov-a", "192.5.87.99"))
     text = ours.read_text()
-    assert text.count("Host prov-a") == 1 and "192.5.87.99" in text and "192.5.87.10" not in text
+    assert alias == "prov-a" and text.count("Host prov-a") == 1 and "192.5.87.99" in text and "192.5.87.10" not in text
+
+
+def test_a_second_live_run_under_the_same_name_gets_its_own_alias(tmp_path: Path) -> None:
+    ssh_config.add_host(tmp_path, entry(tmp_path, "run-1", "exp", "192.5.87.10"))
+    ours, alias = ssh_config.add_host(tmp_path, entry(tmp_path, "run-2", "exp", "192.5.87.11"))
+    assert alias == "exp-run-2" and ssh_config.host_of(tmp_path, "run-2") == "exp-run-2"
+    assert ssh_g(ours, "exp")["hostname"] == "192.5.87.10" and ssh_g(ours, "exp-run-2")["hostname"] == "192.5.87.11"
+    ssh_config.remove_host(tmp_path, "run-1")  # once the first is gone, the name is free for the next run
+    assert ssh_config.add_host(tmp_path, entry(tmp_path, "run-3", "exp", "192.5.87.12"))[1] == "exp"
 
 
 def test_removal_drops_only_that_block_and_its_known_hosts(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def publish(state_dir: Path, run_id: str, name: str, address: str, identity_file
     """
     entry = ssh_config.HostEntry(run_id=run_id, name=name, address=address, identity_file=identity_file,
                                  known_hosts=ssh_config.known_hosts_path(state_dir, run_id))
-    ours = ssh_config.add_host(state_dir, entry)
+    ours, name = ssh_config.add_host(state_dir, entry)
     user_config = ssh_config.user_config_path()
     line = ssh_config.include_line(state_dir)
     included = ssh_config.has_include(state_dir, user_config)

@@ -17,7 +17,7 @@ import contextlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chameleon_provision.state.folder_lock import folder_lock
@@ -92,24 +92,37 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
         raise
 
 
-def _rewrite(state_dir: Path, run_id: str, block: str | None) -> None:
+def _alias(block: str) -> str | None:
+    found = re.search(r"^Host (\S+)$", block, re.M)
+    return found.group(1) if found else None
+
+
+def _rewrite(state_dir: Path, run_id: str, entry: HostEntry | None) -> str | None:
+    """Put the run's block in (entry) or take it out (None), under the lock; the alias written, if any."""
     path = config_path(state_dir)
     with folder_lock(ssh_dir(state_dir)):
         current = blocks(path.read_text(encoding="utf-8")) if path.exists() else {}
-        if block is None and run_id not in current:
-            return
-        if block is None:
+        if entry is None and run_id not in current:
+            return None
+        alias = None
+        if entry is None:
             current.pop(run_id)
         else:
-            current[run_id] = block
+            # another live run under the same name (`--new`) keeps it; ssh would only ever reach the first
+            taken = {_alias(b) for r, b in current.items() if r != run_id}
+            alias = entry.name if entry.name not in taken else f"{entry.name}-{entry.run_id}"
+            current[run_id] = render_block(replace(entry, name=alias))
         write_atomic(path, _HEADER + "".join(f"\n{b}" for b in current.values()))
+        return alias
 
 
-def add_host(state_dir: Path, entry: HostEntry) -> Path:
-    """Write (or replace) the run's block; returns our config file."""
+def add_host(state_dir: Path, entry: HostEntry) -> tuple[Path, str]:
+    """Write (or replace) the run's block; our config file and the Host alias (the run's name, or
+    NAME-RUNID when another live run already answers to NAME)."""
     entry.known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _rewrite(state_dir, entry.run_id, render_block(entry))
-    return config_path(state_dir)
+    alias = _rewrite(state_dir, entry.run_id, entry)
+    assert alias is not None
+    return config_path(state_dir), alias
 
 
 def remove_host(state_dir: Path, run_id: str) -> bool:
@@ -126,8 +139,7 @@ def host_of(state_dir: Path, run_id: str) -> str | None:
     """The Host alias our file holds for the run, if any."""
     path = config_path(state_dir)
     block = blocks(path.read_text(encoding="utf-8")).get(run_id) if path.exists() else None
-    found = re.search(r"^Host (\S+)$", block or "", re.M)
-    return found.group(1) if found else None
+    return _alias(block) if block else None
 
 
 def include_line(state_dir: Path) -> str:
