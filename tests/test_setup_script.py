@@ -62,6 +62,13 @@ EXPECTED = {
 }
 
 
+def test_a_tools_only_pyproject_is_not_installed_and_torch_libraries_check_torch(tmp_path: Path) -> None:
+    script = _script(tmp_path, {"pyproject.toml": "[tool.black]\nline-length = 79\n",
+                                "requirements.txt": "peft\ntransformers\n"}, gpu="nvidia")
+    assert "pip install -e ." not in script and "pip install -r requirements.txt" in script
+    assert "import torch; assert torch.cuda.is_available()" in script
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_each_kind_runs_the_right_commands_in_order(kind: str, tmp_path: Path) -> None:
     expected, gpu = EXPECTED[kind]
@@ -159,7 +166,8 @@ def test_setup_commands_too_large_for_nova_are_refused_before_anything_is_made(t
         _script(tmp_path, KINDS["pip"], commands=("echo " + "x" * 50_000,))
 
 
-CORPUS = {"tloen__alpaca-lora": ["python -m pip install -r requirements.txt", "python -m pip install -e ."],
+# alpaca-lora's pyproject.toml only configures black and isort: nothing to pip install -e
+CORPUS = {"tloen__alpaca-lora": ["python -m pip install -r requirements.txt", "python -c import torch"],
           "openai__whisper": ["python -m pip install -r requirements.txt", "python -m pip install -e .",
                               "nvidia-smi", "python -c import torch"],
           "CompVis__stable-diffusion": ["conda env create -n demo -f environment.yaml", "nvidia-smi",

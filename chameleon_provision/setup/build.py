@@ -54,6 +54,10 @@ class SetupScript:
                 "user_data_bytes": self.user_data_size, "notes": list(self.notes), "script": self.script}
 
 
+# A pyproject.toml that only configures tools (black, ruff, isort) has nothing for `pip install -e .` to build.
+_INSTALLABLE = re.compile(r"^\[(project|tool\.poetry|build-system)\]", re.M)
+
+
 def layout_of(analysis: Analysis) -> RepoLayout:
     """The environment files at the top of the repository (or in binder/, which then replaces the top)."""
     files = set(analysis.files)
@@ -69,7 +73,8 @@ def layout_of(analysis: Analysis) -> RepoLayout:
             words = raw.split("#", 1)[0].split()
             packages += [(no, w) for w in words]
     return RepoLayout(conda=first("environment.yml", "environment.yaml"), requirements=first("requirements.txt"),
-                      project=first("pyproject.toml", "setup.py", top=True),
+                      project=first("setup.py", top=True) or (
+                          "pyproject.toml" if _INSTALLABLE.search(analysis.texts.get("pyproject.toml", "")) else None),
                       dockerfile=first("Dockerfile") or first("Dockerfile", top=True),
                       apt_file=apt_file, apt_packages=tuple(packages))
 

@@ -31,6 +31,9 @@ _IMPORTS: dict[str, tuple[str, str]] = {
     "tensorflow": ("import tensorflow as tf",
                    "assert tf.config.list_physical_devices('GPU'), 'TensorFlow sees no GPU'"),
     "jax": ("import jax", "assert jax.default_backend() == 'gpu', 'JAX sees no GPU'"),
+    # libraries that always run on torch: their repositories often leave torch itself to be pulled in
+    **{lib: ("import torch", "assert torch.cuda.is_available(), 'torch sees no GPU'")
+       for lib in ("accelerate", "peft", "diffusers", "lightning", "deepspeed")},
     "keras": ("import keras", ""),
     "scikit-learn": ("import sklearn", ""),
     "pandas": ("import pandas", ""),
