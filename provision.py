@@ -16,11 +16,9 @@ import click
 from chameleon_provision import __version__
 from chameleon_provision.errors import (
     ChecksFailed,
-    ConfirmationRequired,
     ExitCode,
     Interrupted,
     ProvisionError,
-    TeardownIncomplete,
 )
 
 
@@ -317,38 +315,14 @@ def resume_cmd(run_id: str, yes: bool, keep_on_failure: bool, opts: Common) -> N
 @common
 def destroy(run_id: str, yes: bool, opts: Common) -> None:
     """Delete the lease, server and floating IP that RUN_ID created."""
+    from chameleon_provision.commands.destroy import destroy_run
     from chameleon_provision.commands.profile_runs import open_run_session
-    from chameleon_provision.commands.ssh import forget
-    from chameleon_provision.commands.status import check_same_cloud
-    from chameleon_provision.pipeline.teardown import teardown
-    from chameleon_provision.state.run_log import log_path
 
     # unknown id -> StateError before anything else; a run made with a clouds.yaml profile uses it again
     with open_run_session(run_id, verbosity=opts.verbosity, env_file=opts.env_file) as (session, run):
-        session.log.open(log_path(session.settings.state_dir, run_id))
-        live = [r for r in session.store.live_resources(run_id) if r.kind != "keypair"]
-        if live:
-            check_same_cloud(run, session)  # never report deletions made in (or against) another cloud
-        if live:
-            confirm = _confirmer(yes)
-            if confirm is None:
-                raise ConfirmationRequired(f"destroying run {run_id} deletes {len(live)} resources",
-                                           hint="pass --yes to confirm without a terminal")
-            names = ", ".join(f"{r.kind} {r.cloud_id or r.name}" for r in live)
-            if not confirm(f"Delete {names}?"):
-                raise ProvisionError("cancelled; nothing was deleted")
-        result = teardown(session.store, run_id, session.cloud, session.streams.progress)
-        session.store.update_run(run_id, status="destroyed" if not result.left else "destroy-incomplete")
-        if not result.left and forget(session.settings.state_dir, run_id):  # `ssh NAME` goes with the node
-            session.log.event("ssh", f"removed the Host block of run {run_id}")
-        doc = {"schema_version": 1, "run_id": run_id, "removed": list(result.removed), "left": list(result.left)}
-        if not opts.json:
-            session.streams.out.print(f"Run {run_id}: removed {len(result.removed)} resources"
-                                      + ("" if not result.removed else ": " + ", ".join(result.removed)))
-        if result.left:  # the error document carries `removed` and `left`
-            raise TeardownIncomplete(f"could not remove: {'; '.join(result.left)}", details=doc)
-        if opts.json:
-            _emit(doc)
+        doc = destroy_run(session, run, _confirmer(yes), quiet_summary=opts.json)
+    if opts.json:
+        _emit(doc)
 
 
 @cli.command(name="extend")
