@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from chameleon_provision.state.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,7 @@ class CatalogCache:
         value = load()
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(value), encoding="utf-8")
-                os.replace(tmp, path)  # atomic, so a concurrent run never reads half a file
+                write_atomic(path, json.dumps(value))  # a concurrent run never reads (or publishes) half a file
             except OSError as exc:
                 log.debug("cannot write cache %s: %s", path, exc)
         return value

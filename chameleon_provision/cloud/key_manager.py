@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chameleon_provision.cloud.operations import Cloud
 from chameleon_provision.errors import InputError, OpenStackError
-from chameleon_provision.state.folder_lock import folder_lock
+from chameleon_provision.state.files import folder_lock
 from chameleon_provision.state.recorder import Recorder
 
 log = logging.getLogger(__name__)

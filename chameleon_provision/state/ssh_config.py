@@ -16,11 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from chameleon_provision.state.folder_lock import folder_lock
+from chameleon_provision.state.files import folder_lock, write_atomic
 
 _BEGIN = "# >>> provision run {run_id}"
 _END = "# <<< provision run {run_id}"
@@ -73,23 +72,6 @@ def render_block(entry: HostEntry) -> str:
 def blocks(text: str) -> dict[str, str]:
     """run id -> its block, in file order."""
     return {m["run"]: m.group(0) for m in _BLOCK.finditer(text)}
-
-
-def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace `path` with `text` in one rename; a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _alias(block: str) -> str | None:
