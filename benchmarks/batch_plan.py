@@ -21,15 +21,11 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 
-from full_run_processes import Sample, watch
+from full_run_processes import Sample, watched
 
 from chameleon_twin.server import TwinServer
 
@@ -47,21 +43,12 @@ def corpus() -> list[Path]:
 
 def measure(argv: list[str], env: dict[str, str], log: io.StringIO) -> tuple[float, str, Sample, Counter[str]]:
     start = len(log.getvalue())
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "provision.py"), *argv], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    sample, stop = Sample(), threading.Event()
-    watcher = threading.Thread(target=watch, args=(proc.pid, stop, sample))
-    watcher.start()
-    out, err = proc.communicate(timeout=1800)
-    seconds = time.perf_counter() - started
-    stop.set()
-    watcher.join()
+    seconds, proc, sample = watched(argv, env, timeout=1800)
     if proc.returncode not in (0, 20):
-        raise SystemExit(f"provision {argv[0]} exited {proc.returncode}:\n{err[-2000:]}")
+        raise SystemExit(f"provision {argv[0]} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
     tokens = Counter(UIDS.get(u, u) for u in re.findall(r"^POST /(\w+)/identity/v3/auth/tokens -> 201",
                                                         log.getvalue()[start:], re.M))
-    return seconds, out, sample, tokens
+    return seconds, proc.stdout, sample, tokens
 
 
 def main() -> None:

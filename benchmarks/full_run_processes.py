@@ -73,25 +73,32 @@ def watch(root: int, stop: threading.Event, sample: Sample) -> None:
         stop.wait(0.02)
 
 
+def watched(argv: list[str], env: dict[str, str], timeout: float) -> tuple[float, subprocess.CompletedProcess[str],
+                                                                           Sample]:
+    """Run `provision ARGV` with its process tree sampled (openstack processes, peak memory) until it ends."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "provision.py"), *argv], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    sample, stop = Sample(), threading.Event()
+    watcher = threading.Thread(target=watch, args=(proc.pid, stop, sample))
+    watcher.start()
+    out, err = proc.communicate(timeout=timeout)
+    seconds = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    return seconds, subprocess.CompletedProcess(proc.args, proc.returncode, out, err), sample
+
+
 def provision(twin: TwinServer, log: io.StringIO, repo: str, runner: str,
               home: str) -> tuple[float, dict, Sample, Counter]:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": home, **twin.env("CHI@UC"),
            "PROVISION_STATE_DIR": f"{home}/state-{runner}", "PROVISION_OPENSTACK_RUNNER": runner}
     start = len(log.getvalue())
-    started = time.perf_counter()
-    run = subprocess.Popen([sys.executable, str(ROOT / "provision.py"), repo, "--yes", "--json", "-q"], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    sample, stop = Sample(), threading.Event()
-    watcher = threading.Thread(target=watch, args=(run.pid, stop, sample))
-    watcher.start()
-    out, err = run.communicate(timeout=900)
-    seconds = time.perf_counter() - started
-    stop.set()
-    watcher.join()
+    seconds, run, sample = watched([repo, "--yes", "--json", "-q"], env, timeout=900)
     if run.returncode != 0:
-        raise SystemExit(f"provision ({runner}) failed:\n{err[-2000:]}")
+        raise SystemExit(f"provision ({runner}) failed:\n{run.stderr[-2000:]}")
     tokens = Counter(re.findall(r"^POST /(\w+)/identity/v3/auth/tokens -> 201", log.getvalue()[start:], re.M))
-    doc = json.loads(out)
+    doc = json.loads(run.stdout)
     subprocess.run([sys.executable, str(ROOT / "provision.py"), "destroy", doc["run_id"], "--yes", "-q"], env=env,
                    capture_output=True, check=True, timeout=900, cwd=ROOT)
     return seconds, doc, sample, tokens
